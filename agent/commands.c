@@ -1,0 +1,177 @@
+/* commands: init, version and config.
+ * They print for a human on stdout and explain failures on stderr; they never start a node. */
+#include "commands.h"
+#include "fsutil.h"
+#include "layout.h"
+#include "nodeversion.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define BINARY_MODE 0755
+#define COMPARE_MAX (512 * 1024 * 1024)
+
+static int s_fail(const char *what, const wv_err_t *err)
+{
+    fprintf(stderr, "wemixvisor: %s: %s\n", what, err->msg);
+    return EXIT_FAIL;
+}
+
+/* Do two files hold the same bytes? */
+static bool s_same_content(const char *a, const char *b)
+{
+    char *x = NULL, *y = NULL;
+    size_t xl = 0, yl = 0;
+    bool same = fs_read_file(a, COMPARE_MAX, &x, &xl, NULL) == 0 &&
+                fs_read_file(b, COMPARE_MAX, &y, &yl, NULL) == 0 && xl == yl &&
+                memcmp(x, y, xl) == 0;
+    free(x);
+    free(y);
+    return same;
+}
+
+int cmd_init(const wv_config_t *cfg, int argc, char **argv)
+{
+    if (argc != 1) {
+        fprintf(stderr, "wemixvisor init: give exactly one argument, the path to the node "
+                        "binary (e.g. wemixvisor init /usr/local/bin/wemixd)\n");
+        return EXIT_USAGE;
+    }
+    const char *src = argv[0];
+    wv_err_t err;
+    layout_t l;
+    if (layout_init(&l, cfg, &err) != 0) {
+        fprintf(stderr, "wemixvisor init: %s\n", err.msg);
+        return EXIT_USAGE;
+    }
+    struct stat st;
+    if (stat(src, &st) != 0) {
+        fprintf(stderr, "wemixvisor init: %s: %s; give the path to the node binary\n", src,
+                strerror(errno));
+        return EXIT_FAIL;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "wemixvisor init: %s is a directory; give the path to the node binary "
+                        "itself\n", src);
+        return EXIT_FAIL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        fprintf(stderr, "wemixvisor init: %s is not a regular file\n", src);
+        return EXIT_FAIL;
+    }
+    struct stat cst;
+    if (lstat(l.current, &cst) == 0 && !S_ISLNK(cst.st_mode)) {
+        fprintf(stderr, "wemixvisor init: %s exists and is not a symlink; move it away and run "
+                        "init again\n", l.current);
+        return EXIT_FAIL;
+    }
+    if (layout_create(&l, &err) != 0)
+        return s_fail("init", &err);
+
+    char dst[PATH_MAX];
+    if (layout_upgrade_bin(&l, GENESIS_NAME, dst, sizeof dst, &err) != 0)
+        return s_fail("init", &err);
+    if (fs_is_file(dst)) {
+        if (!s_same_content(src, dst)) {
+            fprintf(stderr, "wemixvisor init: %s already exists and differs from %s; the genesis "
+                            "binary is never replaced silently: remove it first if you mean to\n",
+                    dst, src);
+            return EXIT_FAIL;
+        }
+        printf("genesis binary already in place: %s\n", dst);
+    } else {
+        if (fs_copy_file(src, dst, BINARY_MODE, &err) != 0)
+            return s_fail("init", &err);
+        printf("copied %s to %s\n", src, dst);
+    }
+
+    if (lstat(l.current, &cst) != 0) {
+        if (fs_symlink_replace(GENESIS_NAME, l.current, &err) != 0)
+            return s_fail("init", &err);
+        printf("current -> %s\n", GENESIS_NAME);
+    } else {
+        char name[UPGRADE_NAME_MAX + 1];
+        if (layout_current_upgrade(&l, name, sizeof name, &err) != 0)
+            return s_fail("init", &err);
+        printf("current already points at %s (left as it is)\n", name);
+    }
+    printf("initialised %s for %s\n", l.root, l.name);
+    return EXIT_OK;
+}
+
+int cmd_version(const wv_config_t *cfg, int argc, char **argv)
+{
+    bool json = argc == 1 && strcmp(argv[0], "--json") == 0;
+    if (argc > 0 && !json) {
+        fprintf(stderr, "wemixvisor version: unknown argument %s (only --json)\n", argv[0]);
+        return EXIT_USAGE;
+    }
+    json_t *out = json_pack("{s:s}", "wemixvisor", WV_VERSION);
+    if (!json)
+        printf("wemixvisor %s\n", WV_VERSION);
+    int rc = EXIT_OK;
+    if (cfg->home != NULL && cfg->name != NULL) {
+        wv_err_t err;
+        layout_t l;
+        char bin[PATH_MAX], name[UPGRADE_NAME_MAX + 1], ver[64];
+        if (layout_init(&l, cfg, &err) != 0 ||
+            layout_current_upgrade(&l, name, sizeof name, &err) != 0 ||
+            layout_current_bin(&l, bin, sizeof bin, &err) != 0 ||
+            nodeversion_detect(bin, ver, sizeof ver, &err) != 0) {
+            fprintf(stderr, "wemixvisor version: node version unknown: %s\n", err.msg);
+            rc = EXIT_FAIL;
+        } else {
+            if (!json)
+                printf("%s %s (current: %s)\n", l.name, ver, name);
+            json_object_set_new(out, "node", json_pack("{s:s, s:s, s:s}", "name", l.name,
+                                                        "version", ver, "current", name));
+        }
+    }
+    if (json) {
+        char *text = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        if (text != NULL)
+            printf("%s\n", text);
+        free(text);
+    }
+    json_decref(out);
+    return rc;
+}
+
+int cmd_config(const wv_config_t *cfg, int argc, char **argv)
+{
+    bool json = argc == 1 && strcmp(argv[0], "--json") == 0;
+    if (argc > 0 && !json) {
+        fprintf(stderr, "wemixvisor config: unknown argument %s (only --json)\n", argv[0]);
+        return EXIT_USAGE;
+    }
+    json_t *out = json_object();
+    if (!json && cfg->file != NULL)
+        printf("# config file: %s\n", cfg->file);
+    for (int i = 0; i < CFG_COUNT; i++) {
+        char value[4096];
+        config_value_text(cfg, (cfg_var_t)i, value, sizeof value);
+        const char *src = config_source_name(cfg->source[i]);
+        const char *name = cfg->env_name[i] ? cfg->env_name[i] : config_var_name((cfg_var_t)i);
+        if (json)
+            json_object_set_new(out, config_var_name((cfg_var_t)i),
+                                json_pack("{s:s, s:s, s:s}", "value", value, "source", src,
+                                          "read_as", name));
+        else
+            printf("%-32s %-24s %-8s # %s\n", name, value[0] ? value : "(unset)", src,
+                   config_var_help((cfg_var_t)i));
+    }
+    if (json) {
+        if (cfg->file != NULL)
+            json_object_set_new(out, "_file", json_string(cfg->file));
+        char *text = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        if (text != NULL)
+            printf("%s\n", text);
+        free(text);
+    }
+    json_decref(out);
+    return EXIT_OK;
+}

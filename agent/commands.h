@@ -1,0 +1,16 @@
+/* commands: the agent's subcommands other than `run`, one function each.
+ * Each returns the process exit code: 0 success, 1 failure, 2 bad usage or configuration. */
+#ifndef WV_COMMANDS_H
+#define WV_COMMANDS_H
+
+#include "config.h"
+
+#define EXIT_OK 0
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+
+int cmd_init(const wv_config_t *cfg, int argc, char **argv);
+int cmd_version(const wv_config_t *cfg, int argc, char **argv);
+int cmd_config(const wv_config_t *cfg, int argc, char **argv);
+
+#endif

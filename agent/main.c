@@ -1,0 +1,223 @@
+/* wemixvisor: the agent's command line; finds the command, loads the configuration, runs it.
+ * No command logic lives here, only dispatch, global flags and help texts. */
+#include "commands.h"
+#include "config.h"
+#include "log.h"
+#include "runner.h"
+
+#include <czmq.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef int(command_fn)(const wv_config_t *cfg, int argc, char **argv);
+
+typedef struct {
+    const char *name;
+    command_fn *fn;
+    bool needs_config; /* loads the configuration first (and exits 2 if it is invalid) */
+    const char *summary;
+    const char *usage;
+} command_t;
+
+static int s_run(const wv_config_t *cfg, int argc, char **argv)
+{
+    (void)argc;
+    return runner_main(cfg, argv);
+}
+
+static int s_help(const wv_config_t *cfg, int argc, char **argv);
+
+static const command_t s_commands[] = {
+    {"init", cmd_init, true, "set up $DAEMON_HOME/wemixvisor with a genesis binary",
+     "usage: wemixvisor init <path-to-node-binary>\n"
+     "\n"
+     "Creates the layout under $DAEMON_HOME (wemixvisor/genesis/bin, upgrades/, plans/, data/),\n"
+     "copies the binary to wemixvisor/genesis/bin/$DAEMON_NAME with its execute bits and points\n"
+     "wemixvisor/current at genesis. Safe to run twice: an identical genesis binary and an\n"
+     "existing current are left alone; a different genesis binary is refused.\n"
+     "Needs DAEMON_HOME (absolute) and DAEMON_NAME.\n"},
+    {"run", s_run, true, "run the node under supervision and apply upgrades",
+     "usage: wemixvisor run [--] <node arguments...>\n"
+     "\n"
+     "Starts $DAEMON_HOME/wemixvisor/current/bin/$DAEMON_NAME with the arguments exactly as\n"
+     "given (a leading -- is dropped), output passed through or to DAEMON_LOG_FILE. Watches\n"
+     "$DAEMON_HOME/data/upgrade-info.json; when a new valid one appears and its binary is in\n"
+     "wemixvisor/upgrades/<name>/bin/, stops the node (SIGTERM, DAEMON_SHUTDOWN_GRACE, SIGQUIT,\n"
+     "5s, SIGKILL), switches current atomically, waits DAEMON_RESTART_DELAY and starts the new\n"
+     "binary (or exits 0 when DAEMON_RESTART_AFTER_UPGRADE is false).\n"
+     "SIGTERM/SIGINT stop the node, then the agent; SIGQUIT and SIGHUP are forwarded.\n"},
+    {"version", cmd_version, true, "print the agent's version and the node binary's",
+     "usage: wemixvisor version [--json]\n"
+     "\n"
+     "Prints the agent's version and, when DAEMON_HOME and DAEMON_NAME are set, the version of\n"
+     "current/bin/$DAEMON_NAME (asked with `version`, `--version`, then `-v`).\n"},
+    {"config", cmd_config, true, "print every effective setting and where it came from",
+     "usage: wemixvisor config [--json]\n"
+     "\n"
+     "Prints each variable, its effective value, and its source: default, file\n"
+     "($DAEMON_HOME/wemixvisor/config.json or --config FILE) or env. The environment wins\n"
+     "over the file. An invalid value is reported and the command exits 2.\n"},
+    {"help", s_help, false, "show help for a command", "usage: wemixvisor help [command]\n"},
+};
+
+#define N_COMMANDS (sizeof s_commands / sizeof s_commands[0])
+
+static const char s_global_help[] =
+    "usage: wemixvisor [global options] <command> [arguments]\n"
+    "\n"
+    "Wemixvisor runs beside a WBFT blockchain node, keeps it running and upgrades its binary.\n"
+    "\n"
+    "global options:\n"
+    "  --config FILE        read settings from FILE (default $DAEMON_HOME/wemixvisor/config.json)\n"
+    "  --log-format FORMAT  text (default) or json\n"
+    "  --log-level LEVEL    debug, info (default), warn or error\n"
+    "  -h, --help           this help; `wemixvisor <command> --help` for a command\n"
+    "\n"
+    "commands:\n";
+
+static void s_print_global_help(FILE *out)
+{
+    fputs(s_global_help, out);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(out, "  %-10s %s\n", s_commands[i].name, s_commands[i].summary);
+    fputs("\nEvery setting is an environment variable; see `wemixvisor config` and docs/operator.md.\n",
+          out);
+}
+
+static const command_t *s_find(const char *name)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        if (strcmp(s_commands[i].name, name) == 0)
+            return &s_commands[i];
+    }
+    return NULL;
+}
+
+static int s_help(const wv_config_t *cfg, int argc, char **argv)
+{
+    (void)cfg;
+    if (argc == 0) {
+        s_print_global_help(stdout);
+        return EXIT_OK;
+    }
+    const command_t *c = s_find(argv[0]);
+    if (c == NULL) {
+        fprintf(stderr, "wemixvisor: unknown command \"%s\"; see wemixvisor help\n", argv[0]);
+        return EXIT_USAGE;
+    }
+    fputs(c->usage, stdout);
+    return EXIT_OK;
+}
+
+/* Parses one global option at argv[*i]; 1 if it was one, 0 if not, -1 on error. */
+static int s_global_option(int argc, char **argv, int *i, const char **config_file)
+{
+    const char *a = argv[*i];
+    bool has_value = *i + 1 < argc;
+    if (strcmp(a, "--config") == 0 || strcmp(a, "--log-format") == 0 ||
+        strcmp(a, "--log-level") == 0) {
+        if (!has_value) {
+            fprintf(stderr, "wemixvisor: %s needs a value\n", a);
+            return -1;
+        }
+        const char *v = argv[++*i];
+        if (strcmp(a, "--config") == 0) {
+            *config_file = v;
+        } else if (strcmp(a, "--log-format") == 0) {
+            log_format_t f;
+            if (log_parse_format(v, &f) != 0) {
+                fprintf(stderr, "wemixvisor: --log-format \"%s\": use text or json\n", v);
+                return -1;
+            }
+            log_set_format(f);
+        } else {
+            log_level_t l;
+            if (log_parse_level(v, &l) != 0) {
+                fprintf(stderr, "wemixvisor: --log-level \"%s\": use debug, info, warn or error\n",
+                        v);
+                return -1;
+            }
+            log_set_level(l);
+        }
+        return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    /* czmq must not install its own SIGINT/SIGTERM handlers: the runner reads signals itself. */
+    zsys_handler_set(NULL);
+    umask(022);
+
+    const char *config_file = NULL;
+    int i = 1;
+    for (; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            s_print_global_help(stdout);
+            return EXIT_OK;
+        }
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("wemixvisor %s\n", WV_VERSION);
+            return EXIT_OK;
+        }
+        int g = s_global_option(argc, argv, &i, &config_file);
+        if (g < 0)
+            return EXIT_USAGE;
+        if (g == 0)
+            break;
+    }
+    if (i >= argc) {
+        s_print_global_help(stderr);
+        return EXIT_USAGE;
+    }
+    const command_t *cmd = s_find(argv[i]);
+    if (cmd == NULL) {
+        fprintf(stderr, "wemixvisor: unknown command \"%s\"; see wemixvisor --help\n", argv[i]);
+        return EXIT_USAGE;
+    }
+    int sub_argc = argc - i - 1;
+    char **sub_argv = argv + i + 1;
+    bool is_run = cmd->fn == s_run;
+
+    if (is_run) {
+        /* The node's arguments pass through verbatim; only a lone --help is ours. */
+        if (sub_argc == 1 && (strcmp(sub_argv[0], "--help") == 0 || strcmp(sub_argv[0], "-h") == 0)) {
+            fputs(cmd->usage, stdout);
+            return EXIT_OK;
+        }
+        if (sub_argc > 0 && strcmp(sub_argv[0], "--") == 0) {
+            sub_argc--;
+            sub_argv++;
+        }
+    } else {
+        /* Other commands take the global options after their name too. */
+        int kept = 0;
+        for (int j = 0; j < sub_argc; j++) {
+            if (strcmp(sub_argv[j], "-h") == 0 || strcmp(sub_argv[j], "--help") == 0) {
+                fputs(cmd->usage, stdout);
+                return EXIT_OK;
+            }
+            int g = s_global_option(sub_argc, sub_argv, &j, &config_file);
+            if (g < 0)
+                return EXIT_USAGE;
+            if (g == 0)
+                sub_argv[kept++] = sub_argv[j];
+        }
+        sub_argc = kept;
+        sub_argv[kept] = NULL;
+    }
+
+    wv_config_t cfg = {0};
+    if (cmd->needs_config) {
+        wv_err_t err;
+        if (config_load(&cfg, config_file, &err) != 0) {
+            fprintf(stderr, "wemixvisor: invalid configuration: %s\n", err.msg);
+            return EXIT_USAGE;
+        }
+    }
+    int rc = cmd->fn(&cfg, sub_argc, sub_argv);
+    config_free(&cfg);
+    return rc;
+}

@@ -1,0 +1,442 @@
+/* runner: the agent's event loop for `wemixvisor run`.
+ * Everything the agent does while running is decided in s_reconcile(), which compares what is
+ * wanted (an upgrade pending, a shutdown asked for) with where the node is, and takes one step.
+ * Callbacks only record facts and ask for a reconcile; no step is taken inside another. */
+#include "runner.h"
+#include "fsutil.h"
+#include "journal.h"
+#include "layout.h"
+#include "log.h"
+#include "proc.h"
+#include "supervisor.h"
+#include "watcher.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define COMPONENT "agent"
+#define LOG_FILE_MODE 0640
+#define EXIT_FATAL 1
+
+typedef struct {
+    const wv_config_t *cfg;
+    layout_t layout;
+    zloop_t *loop;
+    supervisor_t *sup;
+    watcher_t *watcher;
+    journal_t *journal;
+    char binary[PATH_MAX];   /* current/bin/$DAEMON_NAME */
+
+    int sigfd;
+    zmq_pollitem_t sig_item;
+    int kick_timer;          /* pending reconcile, -1 if none */
+    int restart_timer;       /* restart delay after a switch, -1 if none */
+
+    bool has_pending;        /* an upgrade to apply */
+    upgrade_info_t pending;
+    bool missing_logged;     /* the "binary missing" error was said for this pending upgrade */
+
+    bool shutting_down;
+    bool done;               /* leave the loop */
+    int exit_code;
+} runner_t;
+
+static void s_reconcile(runner_t *self);
+
+static int s_on_kick(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    runner_t *self = arg;
+    self->kick_timer = -1;
+    s_reconcile(self);
+    return self->done ? -1 : 0;
+}
+
+/* Asks for a reconcile on the next loop turn, outside whatever callback we are in. */
+static void s_kick(runner_t *self)
+{
+    if (self->kick_timer < 0)
+        self->kick_timer = zloop_timer(self->loop, 0, 1, s_on_kick, self);
+}
+
+/* Is this upgrade already behind us? */
+static bool s_already_applied(runner_t *self, const upgrade_info_t *info)
+{
+    char current[UPGRADE_NAME_MAX + 1];
+    if (layout_current_upgrade(&self->layout, current, sizeof current, NULL) == 0 &&
+        strcmp(current, info->name) == 0)
+        return true;
+    if (journal_applied(self->journal, info->name))
+        return true;
+    if (info->height <= journal_last_height(self->journal)) {
+        log_warn(COMPONENT, "upgrade info is older than the last applied upgrade; ignored",
+                 LF_STR("name", info->name), LF_INT("height", info->height),
+                 LF_INT("last_height", journal_last_height(self->journal)));
+        return true;
+    }
+    return false;
+}
+
+static void s_set_pending(runner_t *self, const upgrade_info_t *info)
+{
+    if (self->has_pending && strcmp(self->pending.name, info->name) == 0)
+        return;
+    if (self->has_pending)
+        upgrade_info_free(&self->pending);
+    self->pending = *info;
+    self->pending.info = info->info ? strdup(info->info) : NULL;
+    self->has_pending = true;
+    self->missing_logged = false;
+    log_info(COMPONENT, "upgrade detected", LF_STR("name", info->name),
+             LF_INT("height", info->height));
+}
+
+static void s_on_upgrade_info(const upgrade_info_t *info, void *arg)
+{
+    runner_t *self = arg;
+    if (s_already_applied(self, info)) {
+        log_debug(COMPONENT, "upgrade info already applied", LF_STR("name", info->name));
+        return;
+    }
+    s_set_pending(self, info);
+    s_kick(self);
+}
+
+/* The pending upgrade's binary, if it is there and executable. */
+static bool s_pending_binary_ready(runner_t *self, char *path, size_t size)
+{
+    wv_err_t err;
+    if (layout_upgrade_bin(&self->layout, self->pending.name, path, size, &err) != 0)
+        return false;
+    if (fs_is_executable(path))
+        return true;
+    if (!self->missing_logged) {
+        self->missing_logged = true;
+        log_error(COMPONENT,
+                  "upgrade binary is missing; the node is left as it is and the upgrade proceeds "
+                  "as soon as the binary is in place",
+                  LF_STR("name", self->pending.name), LF_STR("expected", path));
+    }
+    return false;
+}
+
+/* Points `current` at the pending upgrade; the journal says so before and after. */
+static int s_switch(runner_t *self)
+{
+    wv_err_t err;
+    char target[PATH_MAX];
+    const char *name = self->pending.name;
+    if (layout_link_target(name, target, sizeof target, &err) != 0 ||
+        journal_set_step(self->journal, name, "switching", &err) != 0 ||
+        journal_save(self->journal, &err) != 0 ||
+        fs_symlink_replace(target, self->layout.current, &err) != 0 ||
+        journal_record_applied(self->journal, name, self->pending.height, &err) != 0 ||
+        journal_set_step(self->journal, NULL, NULL, &err) != 0 ||
+        journal_save(self->journal, &err) != 0) {
+        log_error(COMPONENT, "switch failed", LF_STR("name", name), LF_STR("error", err.msg));
+        return -1;
+    }
+    log_info(COMPONENT, "upgrade applied: current switched", LF_STR("name", name),
+             LF_INT("height", self->pending.height), LF_STR("current", target));
+    upgrade_info_free(&self->pending);
+    self->has_pending = false;
+    return 0;
+}
+
+static int s_on_restart_delay(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    runner_t *self = arg;
+    self->restart_timer = -1;
+    if (!self->shutting_down)
+        supervisor_start(self->sup);
+    s_kick(self);
+    return 0;
+}
+
+static void s_after_switch(runner_t *self)
+{
+    if (!self->cfg->restart_after_upgrade) {
+        log_info(COMPONENT, "DAEMON_RESTART_AFTER_UPGRADE is false; exiting after the upgrade");
+        self->exit_code = 0;
+        self->done = true;
+        return;
+    }
+    if (self->cfg->restart_delay_ms > 0)
+        log_info(COMPONENT, "waiting before starting the new binary",
+                 LF_INT("delay_ms", (long long)self->cfg->restart_delay_ms));
+    self->restart_timer =
+        zloop_timer(self->loop, self->cfg->restart_delay_ms, 1, s_on_restart_delay, self);
+}
+
+static int s_exit_code_of(int status)
+{
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return EXIT_FATAL;
+}
+
+static void s_reconcile(runner_t *self)
+{
+    node_state_t st = supervisor_state(self->sup);
+    bool node_down = st == NODE_STOPPED || st == NODE_FAILED || st == NODE_CRASHED;
+
+    if (self->shutting_down) {
+        if (self->restart_timer >= 0) {
+            zloop_timer_end(self->loop, self->restart_timer);
+            self->restart_timer = -1;
+        }
+        if (node_down) {
+            self->done = true;
+            return;
+        }
+        supervisor_stop(self->sup);
+        return;
+    }
+    if (self->has_pending) {
+        char bin[PATH_MAX];
+        if (!s_pending_binary_ready(self, bin, sizeof bin))
+            return; /* the poll tick looks again */
+        if (!node_down) {
+            if (st != NODE_STOPPING) {
+                log_info(COMPONENT, "stopping the node for the upgrade",
+                         LF_STR("name", self->pending.name));
+                supervisor_stop(self->sup);
+            }
+            return;
+        }
+        if (s_switch(self) != 0) {
+            /* nothing was switched that the journal does not know; try again on the next tick */
+            return;
+        }
+        s_after_switch(self);
+        return;
+    }
+    if (st == NODE_FAILED && !self->cfg->restart_on_failure && self->restart_timer < 0) {
+        self->exit_code = s_exit_code_of(supervisor_last_status(self->sup));
+        self->done = true;
+    }
+}
+
+/* Before every start: an upgrade that is due is applied first, so the old binary is never
+ * started past its upgrade. A due upgrade whose binary is missing holds the start. */
+static sup_decision_t s_before_start(void *arg)
+{
+    runner_t *self = arg;
+    watcher_check(self->watcher);
+    if (!self->has_pending)
+        return SUP_PROCEED;
+    char bin[PATH_MAX];
+    if (!s_pending_binary_ready(self, bin, sizeof bin))
+        return SUP_HOLD;
+    if (s_switch(self) != 0)
+        return SUP_HOLD;
+    return SUP_PROCEED;
+}
+
+/* The node exited by itself: if it did so for an upgrade, the upgrade goes first. */
+static sup_decision_t s_on_node_exit(int status, void *arg)
+{
+    (void)status;
+    runner_t *self = arg;
+    watcher_forget(self->watcher);
+    watcher_check(self->watcher);
+    if (self->has_pending || self->shutting_down)
+        return SUP_HOLD;
+    return SUP_PROCEED;
+}
+
+static void s_on_state(node_state_t from, node_state_t to, void *arg)
+{
+    runner_t *self = arg;
+    log_info("node", "state", LF_STR("from", supervisor_state_name(from)),
+             LF_STR("to", supervisor_state_name(to)));
+    s_kick(self);
+}
+
+static int s_on_signal(zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void)loop;
+    (void)item;
+    runner_t *self = arg;
+    struct signalfd_siginfo si;
+    while (read(self->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        int sig = (int)si.ssi_signo;
+        switch (sig) {
+        case SIGCHLD:
+            supervisor_reap(self->sup);
+            break;
+        case SIGTERM:
+        case SIGINT:
+            if (!self->shutting_down)
+                log_info(COMPONENT, "shutting down: stopping the node first",
+                         LF_STR("signal", sigabbrev_np(sig)));
+            self->shutting_down = true;
+            self->exit_code = 0;
+            s_kick(self);
+            break;
+        default:
+            log_info(COMPONENT, "forwarding signal to the node", LF_STR("signal", sigabbrev_np(sig)));
+            supervisor_forward(self->sup, sig);
+        }
+    }
+    return self->done ? -1 : 0;
+}
+
+/* Picks up a switch interrupted by a crash of an earlier agent: the symlink is either old or new
+ * (rename is atomic), so the journal only needs to learn which. */
+static int s_recover_journal(runner_t *self, wv_err_t *err)
+{
+    const char *step = journal_step(self->journal);
+    if (step[0] == '\0')
+        return 0;
+    char current[UPGRADE_NAME_MAX + 1];
+    if (layout_current_upgrade(&self->layout, current, sizeof current, err) != 0)
+        return -1;
+    const char *name = journal_step_upgrade(self->journal);
+    log_warn(COMPONENT, "an earlier agent stopped in the middle of an upgrade",
+             LF_STR("name", name), LF_STR("step", step), LF_STR("current", current));
+    if (strcmp(current, name) == 0 && !journal_applied(self->journal, name) &&
+        journal_record_applied(self->journal, name, 0, err) != 0)
+        return -1;
+    if (journal_set_step(self->journal, NULL, NULL, err) != 0)
+        return -1;
+    return journal_save(self->journal, err);
+}
+
+static int s_open_log(const wv_config_t *cfg, wv_err_t *err)
+{
+    if (cfg->log_file == NULL)
+        return -1;
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", cfg->log_file);
+    char *slash = strrchr(dir, '/');
+    if (slash != NULL && slash != dir) {
+        *slash = '\0';
+        if (fs_mkdir_p(dir, 0755, err) != 0)
+            return -2;
+    }
+    int fd = open(cfg->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, LOG_FILE_MODE);
+    if (fd < 0) {
+        err_sys(err, "DAEMON_LOG_FILE %s", cfg->log_file);
+        return -2;
+    }
+    return fd;
+}
+
+int runner_main(const wv_config_t *cfg, char *const *args)
+{
+    runner_t self = {.cfg = cfg, .sigfd = -1, .kick_timer = -1, .restart_timer = -1};
+    wv_err_t err;
+    int log_fd = -1;
+    int rc = EXIT_FATAL;
+
+    if (layout_init(&self.layout, cfg, &err) != 0 ||
+        layout_current_bin(&self.layout, self.binary, sizeof self.binary, &err) != 0) {
+        log_error(COMPONENT, "cannot run", LF_STR("error", err.msg));
+        return 2;
+    }
+    char current[UPGRADE_NAME_MAX + 1];
+    if (layout_current_upgrade(&self.layout, current, sizeof current, &err) != 0) {
+        log_error(COMPONENT, "cannot run: no valid `current`; run `wemixvisor init` first",
+                  LF_STR("error", err.msg));
+        return EXIT_FATAL;
+    }
+    self.journal = journal_load(self.layout.state, &err);
+    if (self.journal == NULL || s_recover_journal(&self, &err) != 0) {
+        log_error(COMPONENT, "cannot run", LF_STR("error", err.msg));
+        goto out;
+    }
+    if (fs_mkdir_p(self.layout.data, 0755, &err) != 0) {
+        log_error(COMPONENT, "cannot run", LF_STR("error", err.msg));
+        goto out;
+    }
+    log_fd = s_open_log(cfg, &err);
+    if (log_fd == -2) {
+        log_error(COMPONENT, "cannot open the node's log file", LF_STR("error", err.msg));
+        goto out;
+    }
+
+    /* Signals are read from a signalfd on the loop; children get them back unblocked. */
+    sigset_t set;
+    proc_agent_sigset(&set);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    self.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (self.sigfd < 0) {
+        log_error(COMPONENT, "signalfd failed", LF_STR("error", strerror(errno)));
+        goto out;
+    }
+    /* Orphaned grandchildren of the node are re-parented to us and reaped like the node. */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+    self.loop = zloop_new();
+    if (self.loop == NULL) {
+        log_error(COMPONENT, "out of memory");
+        goto out;
+    }
+    self.sig_item = (zmq_pollitem_t){.socket = NULL, .fd = self.sigfd, .events = ZMQ_POLLIN};
+    zloop_poller(self.loop, &self.sig_item, s_on_signal, &self);
+
+    supervisor_opts_t opts = {
+        .binary = self.binary,
+        .args = args,
+        .out_fd = log_fd,
+        .shutdown_grace_ms = cfg->shutdown_grace_ms,
+        .restart_on_failure = cfg->restart_on_failure,
+        .max_restarts = cfg->max_restarts,
+        .before_start = s_before_start,
+        .on_exit = s_on_node_exit,
+        .on_state = s_on_state,
+        .arg = &self,
+    };
+    self.sup = supervisor_new(self.loop, &opts);
+    self.watcher = watcher_new(self.loop, self.layout.upgrade_info, cfg->watch,
+                               cfg->poll_interval_ms, s_on_upgrade_info, &self);
+    if (self.sup == NULL || self.watcher == NULL) {
+        log_error(COMPONENT, "out of memory");
+        goto out;
+    }
+    log_info(COMPONENT, "starting", LF_STR("home", cfg->home), LF_STR("current", current),
+             LF_STR("binary", self.binary));
+    supervisor_start(self.sup);
+    s_kick(&self);
+    while (!self.done) {
+        if (zloop_start(self.loop) != -1 && !self.done) {
+            log_error(COMPONENT, "event loop ended unexpectedly");
+            self.exit_code = EXIT_FATAL;
+            break;
+        }
+    }
+    rc = self.exit_code;
+    log_info(COMPONENT, "exiting", LF_INT("code", rc));
+
+out:
+    if (self.sup != NULL && supervisor_pid(self.sup) > 0) {
+        /* never leave a node running unsupervised */
+        supervisor_forward(self.sup, SIGKILL);
+    }
+    watcher_destroy(&self.watcher);
+    supervisor_destroy(&self.sup);
+    zloop_destroy(&self.loop);
+    if (self.sigfd >= 0)
+        close(self.sigfd);
+    if (log_fd >= 0)
+        close(log_fd);
+    if (self.has_pending)
+        upgrade_info_free(&self.pending);
+    journal_destroy(&self.journal);
+    return rc;
+}

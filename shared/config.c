@@ -1,0 +1,335 @@
+/* config: the table of variables, and loading them from defaults, a JSON file and the env.
+ * Adding a variable is one row in s_vars and one field in wv_config_t; nothing else. */
+#include "config.h"
+#include "value.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CONFIG_FILE_REL "wemixvisor/config.json"
+#define CONFIG_FILE_MAX (1024 * 1024)
+#define MS_PER_HOUR (3600ULL * 1000)
+#define MS_PER_DAY (24 * MS_PER_HOUR)
+
+typedef enum { K_STRING, K_NAME, K_PATH, K_BOOL, K_DURATION, K_INT, K_HOSTPORT, K_WATCH } kind_t;
+
+typedef struct {
+    cfg_var_t id;
+    const char *name;  /* the variable's name, also its key in the config file */
+    const char *alias; /* a second environment name read when the first is unset, or NULL */
+    kind_t kind;
+    const char *def;   /* default as text, or NULL for none */
+    size_t offset;     /* of the field in wv_config_t */
+    int64_t min, max;  /* bounds: milliseconds for durations, values for integers */
+    const char *help;
+} var_t;
+
+#define F(field) offsetof(wv_config_t, field)
+
+static const var_t s_vars[CFG_COUNT] = {
+    {CFG_DAEMON_HOME, "DAEMON_HOME", NULL, K_PATH, NULL, F(home), 0, 0,
+     "home of the node: holds wemixvisor/, data/ and backups/ (absolute path, required)"},
+    {CFG_DAEMON_NAME, "DAEMON_NAME", NULL, K_NAME, NULL, F(name), 0, 0,
+     "file name of the node binary under bin/ (required)"},
+    {CFG_DAEMON_RESTART_AFTER_UPGRADE, "DAEMON_RESTART_AFTER_UPGRADE", NULL, K_BOOL, "true",
+     F(restart_after_upgrade), 0, 0, "start the new binary after an upgrade (false: exit 0)"},
+    {CFG_DAEMON_RESTART_DELAY, "DAEMON_RESTART_DELAY", NULL, K_DURATION, "0s",
+     F(restart_delay_ms), 0, (int64_t)MS_PER_HOUR, "wait between the switch and the new start"},
+    {CFG_DAEMON_POLL_INTERVAL, "DAEMON_POLL_INTERVAL", NULL, K_DURATION, "300ms",
+     F(poll_interval_ms), 10, (int64_t)MS_PER_HOUR, "how often upgrade files are polled"},
+    {CFG_DAEMON_SHUTDOWN_GRACE, "DAEMON_SHUTDOWN_GRACE", NULL, K_DURATION, "30s",
+     F(shutdown_grace_ms), 0, (int64_t)MS_PER_HOUR, "SIGTERM to SIGQUIT wait when stopping"},
+    {CFG_DAEMON_DATA_BACKUP_DIR, "DAEMON_DATA_BACKUP_DIR", NULL, K_PATH, NULL, F(backup_dir), 0,
+     0, "where data backups go (default $DAEMON_HOME/backups)"},
+    {CFG_UNSAFE_SKIP_BACKUP, "UNSAFE_SKIP_BACKUP", NULL, K_BOOL, "false", F(unsafe_skip_backup),
+     0, 0, "skip the data backup before an upgrade"},
+    {CFG_DAEMON_PREUPGRADE_MAX_RETRIES, "DAEMON_PREUPGRADE_MAX_RETRIES", NULL, K_INT, "0",
+     F(preupgrade_max_retries), 0, 100, "retries of a failing pre-upgrade script"},
+    {CFG_CUSTOM_PREUPGRADE, "COSMOVISOR_CUSTOM_PREUPGRADE", "WEMIXVISOR_CUSTOM_PREUPGRADE",
+     K_PATH, NULL, F(custom_preupgrade), 0, 0, "script run before every upgrade (absolute path)"},
+    {CFG_DAEMON_RPC_ADDRESS, "DAEMON_RPC_ADDRESS", NULL, K_HOSTPORT, "localhost:8545",
+     F(rpc_address), 0, 0, "the node's JSON-RPC endpoint, host:port"},
+    {CFG_VALIDATOR_MODE, "VALIDATOR_MODE", NULL, K_BOOL, "false", F(validator_mode), 0, 0,
+     "this node is a validator: upgrades wait for the validators' quorum"},
+    {CFG_DAEMON_ALLOW_DOWNLOAD_BINARIES, "DAEMON_ALLOW_DOWNLOAD_BINARIES", NULL, K_BOOL, "false",
+     F(allow_download_binaries), 0, 0, "download a missing upgrade binary from its info URL"},
+    {CFG_UNSAFE_SKIP_CHECKSUM, "UNSAFE_SKIP_CHECKSUM", NULL, K_BOOL, "false",
+     F(unsafe_skip_checksum), 0, 0, "accept downloads without a checksum"},
+    {CFG_DAEMON_RESTART_ON_FAILURE, "DAEMON_RESTART_ON_FAILURE", NULL, K_BOOL, "true",
+     F(restart_on_failure), 0, 0, "restart the node when it exits on its own"},
+    {CFG_DAEMON_MAX_RESTARTS, "DAEMON_MAX_RESTARTS", NULL, K_INT, "5", F(max_restarts), 0, 1000,
+     "restarts allowed before the node is marked failed"},
+    {CFG_DAEMON_HEALTH_CHECK_INTERVAL, "DAEMON_HEALTH_CHECK_INTERVAL", NULL, K_DURATION, "30s",
+     F(health_check_interval_ms), 100, (int64_t)MS_PER_DAY, "how often the node's health is checked"},
+    {CFG_DAEMON_LOG_FILE, "DAEMON_LOG_FILE", NULL, K_PATH, NULL, F(log_file), 0, 0,
+     "file for the node's output (default: passed through)"},
+    {CFG_WEMIXVISOR_WATCH, "WEMIXVISOR_WATCH", NULL, K_WATCH, "auto", F(watch), 0, 0,
+     "auto (inotify, polling as fallback) or poll (polling only)"},
+};
+
+const char *config_var_name(cfg_var_t var)
+{
+    return s_vars[var].name;
+}
+
+const char *config_var_help(cfg_var_t var)
+{
+    return s_vars[var].help;
+}
+
+const char *config_source_name(cfg_source_t src)
+{
+    switch (src) {
+    case CFG_SRC_DEFAULT:
+        return "default";
+    case CFG_SRC_FILE:
+        return "file";
+    case CFG_SRC_ENV:
+        return "env";
+    default:
+        return "unset";
+    }
+}
+
+int config_check_daemon_name(const char *name, wv_err_t *err)
+{
+    size_t len = strlen(name);
+    if (len == 0 || len > 128 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+        strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != len)
+        return err_set(err, "DAEMON_NAME=\"%s\": not a plain file name; use 1 to 128 of "
+                            "A-Z a-z 0-9 . _ - (not . or ..)", name);
+    return 0;
+}
+
+static char **s_str_field(wv_config_t *cfg, const var_t *v)
+{
+    return (char **)((char *)cfg + v->offset);
+}
+
+/* Parses `text` for variable v and stores it; the previous value, if any, is replaced. */
+static int s_store(wv_config_t *cfg, const var_t *v, const char *label, const char *text,
+                   wv_err_t *err)
+{
+    void *field = (char *)cfg + v->offset;
+    switch (v->kind) {
+    case K_BOOL:
+        return value_parse_bool(label, text, (bool *)field, err);
+    case K_DURATION:
+        return value_parse_duration(label, text, (uint64_t)v->min, (uint64_t)v->max,
+                                    (uint64_t *)field, err);
+    case K_INT:
+        return value_parse_int(label, text, v->min, v->max, (int64_t *)field, err);
+    case K_WATCH:
+        if (strcmp(text, "auto") == 0)
+            *(watch_mode_t *)field = WATCH_AUTO;
+        else if (strcmp(text, "poll") == 0)
+            *(watch_mode_t *)field = WATCH_POLL;
+        else
+            return err_set(err, "%s=\"%s\": unknown watch mode; use auto or poll", label, text);
+        return 0;
+    case K_PATH:
+        if (value_parse_abs_path(label, text, err) != 0)
+            return -1;
+        break;
+    case K_HOSTPORT:
+        if (value_parse_host_port(label, text, err) != 0)
+            return -1;
+        break;
+    case K_NAME:
+        if (config_check_daemon_name(text, err) != 0)
+            return -1;
+        break;
+    case K_STRING:
+        break;
+    }
+    char *copy = strdup(text);
+    if (copy == NULL)
+        return err_set(err, "out of memory");
+    char **slot = s_str_field(cfg, v);
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+/* The config file holds the same keys as the environment. Values are strings, or JSON booleans
+ * and integers where the variable takes those. Unknown keys are refused: a typo must not be
+ * silently ignored on a validator. */
+static int s_load_file(wv_config_t *cfg, const char *path, bool must_exist, wv_err_t *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT && !must_exist)
+            return 0;
+        return err_sys(err, "config file %s", path);
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size > CONFIG_FILE_MAX)
+        return err_set(err, "config file %s: not a regular file of at most 1 MiB", path);
+    json_error_t jerr;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL)
+        return err_set(err, "config file %s: line %d: %s; fix the JSON", path, jerr.line,
+                       jerr.text);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return err_set(err, "config file %s: must be a JSON object of VARIABLE: value", path);
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach(root, key, val)
+    {
+        const var_t *v = NULL;
+        for (int i = 0; i < CFG_COUNT; i++) {
+            if (strcmp(key, s_vars[i].name) == 0 ||
+                (s_vars[i].alias && strcmp(key, s_vars[i].alias) == 0))
+                v = &s_vars[i];
+        }
+        if (v == NULL) {
+            json_decref(root);
+            return err_set(err, "config file %s: unknown key \"%s\"; see `wemixvisor config` for "
+                                "the known variables", path, key);
+        }
+        char text[PATH_MAX + 32];
+        if (json_is_string(val))
+            snprintf(text, sizeof text, "%s", json_string_value(val));
+        else if (json_is_boolean(val) && v->kind == K_BOOL)
+            snprintf(text, sizeof text, "%s", json_is_true(val) ? "true" : "false");
+        else if (json_is_integer(val) && v->kind == K_INT)
+            snprintf(text, sizeof text, "%lld", (long long)json_integer_value(val));
+        else {
+            json_decref(root);
+            return err_set(err, "config file %s: %s must be a string%s", path, key,
+                           v->kind == K_BOOL ? " or a boolean"
+                           : v->kind == K_INT ? " or an integer"
+                                              : "");
+        }
+        char label[256];
+        snprintf(label, sizeof label, "%s (in %s)", key, path);
+        if (text[0] != '\0' && s_store(cfg, v, label, text, err) != 0) {
+            json_decref(root);
+            return -1;
+        }
+        if (text[0] != '\0')
+            cfg->source[v->id] = CFG_SRC_FILE;
+    }
+    json_decref(root);
+    cfg->file = strdup(path);
+    if (cfg->file == NULL)
+        return err_set(err, "out of memory");
+    return 0;
+}
+
+int config_load(wv_config_t *cfg, const char *file, wv_err_t *err)
+{
+    memset(cfg, 0, sizeof *cfg);
+    for (int i = 0; i < CFG_COUNT; i++) {
+        const var_t *v = &s_vars[i];
+        if (v->def != NULL) {
+            if (s_store(cfg, v, v->name, v->def, err) != 0)
+                goto fail; /* a bad default is a programming error, but say so */
+            cfg->source[i] = CFG_SRC_DEFAULT;
+        }
+    }
+
+    /* The file is found through DAEMON_HOME, so that one is checked first. */
+    const char *env_home = getenv("DAEMON_HOME");
+    if (file != NULL) {
+        if (value_parse_abs_path("--config", file, err) != 0 || s_load_file(cfg, file, true, err))
+            goto fail;
+    } else if (env_home != NULL && env_home[0] == '/') {
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof path, "%s/%s", env_home, CONFIG_FILE_REL) < (int)sizeof path &&
+            s_load_file(cfg, path, false, err) != 0)
+            goto fail;
+    }
+
+    for (int i = 0; i < CFG_COUNT; i++) {
+        const var_t *v = &s_vars[i];
+        const char *used = v->name;
+        const char *text = getenv(v->name);
+        if ((text == NULL || text[0] == '\0') && v->alias != NULL) {
+            used = v->alias;
+            text = getenv(v->alias);
+        }
+        if (text == NULL || text[0] == '\0')
+            continue; /* empty means unset, as in `VAR= wemixvisor ...` */
+        if (s_store(cfg, v, used, text, err) != 0)
+            goto fail;
+        cfg->source[i] = CFG_SRC_ENV;
+        cfg->env_name[i] = used;
+    }
+
+    if (cfg->backup_dir == NULL && cfg->home != NULL) {
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof path, "%s/backups", cfg->home) >= (int)sizeof path) {
+            err_set(err, "DAEMON_HOME=\"%s\": path too long", cfg->home);
+            goto fail;
+        }
+        cfg->backup_dir = strdup(path);
+        if (cfg->backup_dir == NULL) {
+            err_set(err, "out of memory");
+            goto fail;
+        }
+        cfg->source[CFG_DAEMON_DATA_BACKUP_DIR] = CFG_SRC_DEFAULT;
+    }
+    return 0;
+
+fail:
+    config_free(cfg);
+    return -1;
+}
+
+void config_free(wv_config_t *cfg)
+{
+    for (int i = 0; i < CFG_COUNT; i++) {
+        kind_t k = s_vars[i].kind;
+        if (k == K_STRING || k == K_NAME || k == K_PATH || k == K_HOSTPORT) {
+            char **slot = s_str_field(cfg, &s_vars[i]);
+            free(*slot);
+            *slot = NULL;
+        }
+    }
+    free(cfg->file);
+    cfg->file = NULL;
+}
+
+int config_require_home(const wv_config_t *cfg, wv_err_t *err)
+{
+    if (cfg->home == NULL)
+        return err_set(err, "DAEMON_HOME is not set; set it to the node's home directory, an "
+                            "absolute path (e.g. export DAEMON_HOME=/var/lib/wemixd)");
+    if (cfg->name == NULL)
+        return err_set(err, "DAEMON_NAME is not set; set it to the file name of the node binary "
+                            "(e.g. export DAEMON_NAME=wemixd)");
+    return 0;
+}
+
+void config_value_text(const wv_config_t *cfg, cfg_var_t var, char *buf, size_t size)
+{
+    const var_t *v = &s_vars[var];
+    const void *field = (const char *)cfg + v->offset;
+    switch (v->kind) {
+    case K_BOOL:
+        snprintf(buf, size, "%s", *(const bool *)field ? "true" : "false");
+        break;
+    case K_DURATION:
+        value_format_duration(*(const uint64_t *)field, buf, size);
+        break;
+    case K_INT:
+        snprintf(buf, size, "%lld", (long long)*(const int64_t *)field);
+        break;
+    case K_WATCH:
+        snprintf(buf, size, "%s", *(const watch_mode_t *)field == WATCH_POLL ? "poll" : "auto");
+        break;
+    default: {
+        const char *s = *(char *const *)field;
+        snprintf(buf, size, "%s", s ? s : "");
+    }
+    }
+}

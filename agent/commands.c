@@ -148,7 +148,7 @@ int cmd_config(const wv_config_t *cfg, int argc, char **argv)
         fprintf(stderr, "wemixvisor config: unknown argument %s (only --json)\n", argv[0]);
         return EXIT_USAGE;
     }
-    json_t *out = json_object();
+    json_t *vars = json_object();
     if (!json && cfg->file != NULL)
         printf("# config file: %s\n", cfg->file);
     for (int i = 0; i < CFG_COUNT; i++) {
@@ -157,16 +157,16 @@ int cmd_config(const wv_config_t *cfg, int argc, char **argv)
         const char *src = config_source_name(cfg->source[i]);
         const char *name = cfg->env_name[i] ? cfg->env_name[i] : config_var_name((cfg_var_t)i);
         if (json)
-            json_object_set_new(out, config_var_name((cfg_var_t)i),
+            json_object_set_new(vars, config_var_name((cfg_var_t)i),
                                 json_pack("{s:s, s:s, s:s}", "value", value, "source", src,
                                           "read_as", name));
         else
             printf("%-32s %-24s %-8s # %s\n", name, value[0] ? value : "(unset)", src,
                    config_var_help((cfg_var_t)i));
     }
+    json_t *out = json_pack("{s:o?, s:o}", "file", cfg->file ? json_string(cfg->file) : json_null(),
+                            "variables", vars);
     if (json) {
-        if (cfg->file != NULL)
-            json_object_set_new(out, "_file", json_string(cfg->file));
         char *text = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         if (text != NULL)
             printf("%s\n", text);

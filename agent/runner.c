@@ -40,6 +40,7 @@ typedef struct {
     zmq_pollitem_t sig_item;
     int kick_timer;          /* pending reconcile, -1 if none */
     int restart_timer;       /* restart delay after a switch, -1 if none */
+    int tick_timer;          /* every DAEMON_POLL_INTERVAL: look for a missing binary again */
 
     bool has_pending;        /* an upgrade to apply */
     upgrade_info_t pending;
@@ -259,6 +260,17 @@ static sup_decision_t s_on_node_exit(int status, void *arg)
     return SUP_PROCEED;
 }
 
+/* A pending upgrade waits for its binary: look again on every poll interval. */
+static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    runner_t *self = arg;
+    if (self->has_pending)
+        s_reconcile(self);
+    return self->done ? -1 : 0;
+}
+
 static void s_on_state(node_state_t from, node_state_t to, void *arg)
 {
     runner_t *self = arg;
@@ -403,6 +415,7 @@ int runner_main(const wv_config_t *cfg, char *const *args)
         .arg = &self,
     };
     self.sup = supervisor_new(self.loop, &opts);
+    self.tick_timer = zloop_timer(self.loop, cfg->poll_interval_ms, 0, s_on_tick, &self);
     self.watcher = watcher_new(self.loop, self.layout.upgrade_info, cfg->watch,
                                cfg->poll_interval_ms, s_on_upgrade_info, &self);
     if (self.sup == NULL || self.watcher == NULL) {

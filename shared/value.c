@@ -101,10 +101,11 @@ int value_parse_int(const char *name, const char *text, int64_t min, int64_t max
     if (digits <= 0 || p[digits] != '\0' || (digits > 1 && p[0] == '0'))
         return err_set(err, "%s=\"%s\": not a whole number; use an integer from %lld to %lld",
                        name, text, (long long)min, (long long)max);
-    if (n > (uint64_t)INT64_MAX)
+    /* a minus sign reaches one further than a plus: INT64_MIN has no positive twin */
+    if (n > (uint64_t)INT64_MAX + (negative ? 1 : 0))
         return err_set(err, "%s=\"%s\": out of range; use an integer from %lld to %lld", name,
                        text, (long long)min, (long long)max);
-    int64_t v = negative ? -(int64_t)n : (int64_t)n;
+    int64_t v = !negative ? (int64_t)n : n > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)n;
     if (v < min || v > max)
         return err_set(err, "%s=\"%s\": out of range; use an integer from %lld to %lld", name,
                        text, (long long)min, (long long)max);
@@ -128,12 +129,17 @@ int value_parse_host_port(const char *name, const char *text, wv_err_t *err)
     if (colon == NULL || colon == text)
         return err_set(err, "%s=\"%s\": not host:port; use e.g. localhost:8545 or 127.0.0.1:8545",
                        name, text);
-    if (text[0] == '[' && colon[-1] != ']')
+    /* ':' '[' ']' belong to a bracketed IPv6 literal only: "::1:8545" has no clear port */
+    bool bracketed = text[0] == '[';
+    if (bracketed ? colon[-1] != ']' || colon - text < 3
+                  : memchr(text, ':', (size_t)(colon - text)) != NULL)
         return err_set(err, "%s=\"%s\": an IPv6 address goes in brackets, e.g. [::1]:8545", name,
                        text);
     for (const char *p = text; p < colon; p++) {
         unsigned char c = (unsigned char)*p;
-        if (!(isalnum(c) || c == '.' || c == '-' || c == '_' || c == ':' || c == '[' || c == ']'))
+        bool ipv6_part = bracketed && ((p == text && c == '[') || (p == colon - 1 && c == ']') ||
+                                       (p > text && p < colon - 1 && c == ':'));
+        if (!(isalnum(c) || c == '.' || c == '-' || c == '_' || ipv6_part))
             return err_set(err, "%s=\"%s\": invalid character in host; use e.g. localhost:8545",
                            name, text);
     }

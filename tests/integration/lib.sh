@@ -1,0 +1,153 @@
+# lib.sh: helpers for the integration tests, sourced by each tests/integration/*.sh.
+# Every test runs the real wemixvisor against the fake node in its own temp dir; waits are
+# conditions with deadlines, never fixed sleeps.
+set -euo pipefail
+
+: "${WEMIXVISOR:?set by ctest: path to the wemixvisor binary}"
+: "${FAKENODE:?set by ctest: path to the fakenode binary}"
+
+TEST_NAME=$(basename "$0" .sh)
+T=$(mktemp -d "/tmp/wv-${TEST_NAME}.XXXXXX")
+export DAEMON_HOME="$T/home"
+export DAEMON_NAME=wemixd
+export DAEMON_SHUTDOWN_GRACE=${DAEMON_SHUTDOWN_GRACE:-10s}
+unset DAEMON_LOG_FILE DAEMON_RESTART_DELAY DAEMON_POLL_INTERVAL WEMIXVISOR_WATCH \
+  DAEMON_RESTART_AFTER_UPGRADE DAEMON_RESTART_ON_FAILURE DAEMON_MAX_RESTARTS || true
+AGENT_PID=
+AGENT_LOG="$T/agent.log"
+DATA="$DAEMON_HOME/data"
+EVENTS="$DATA/fakenode.events"
+POLL_STEP=0.05 # how often a wait looks at its condition
+
+fail() {
+  echo "FAIL $TEST_NAME: $*" >&2
+  if [ -f "$AGENT_LOG" ]; then
+    echo "--- agent log (last 60 lines)" >&2
+    tail -n 60 "$AGENT_LOG" >&2
+  fi
+  if [ -f "$EVENTS" ]; then
+    echo "--- node events" >&2
+    cat "$EVENTS" >&2
+  fi
+  exit 1
+}
+
+cleanup() {
+  local rc=$?
+  if [ -n "$AGENT_PID" ] && kill -0 "$AGENT_PID" 2>/dev/null; then
+    kill -TERM "$AGENT_PID" 2>/dev/null || true
+    wait_quiet_exit "$AGENT_PID" 15 || kill -KILL "$AGENT_PID" 2>/dev/null || true
+  fi
+  # nothing started by this test may outlive it
+  pkill -KILL -f "$T/" 2>/dev/null || true
+  if [ "$rc" -eq 0 ]; then rm -rf "$T"; else echo "(kept $T)" >&2; fi
+}
+trap cleanup EXIT
+
+# wait_for DESCRIPTION SECONDS COMMAND...: runs COMMAND until it succeeds or the deadline passes.
+wait_for() {
+  local what=$1 secs=$2
+  shift 2
+  local deadline=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      fail "timed out after ${secs}s waiting for: $what"
+    fi
+    sleep "$POLL_STEP"
+  done
+}
+
+# wait_quiet_exit PID SECONDS: 0 once PID is gone, 1 at the deadline.
+wait_quiet_exit() {
+  local pid=$1 deadline=$((SECONDS + $2))
+  while kill -0 "$pid" 2>/dev/null; do
+    [ "$SECONDS" -ge "$deadline" ] && return 1
+    sleep "$POLL_STEP"
+  done
+  return 0
+}
+
+# make_node PATH VERSION [fakenode flags...]: a node binary that is the fake node of VERSION,
+# with its behaviour fixed by the flags (like a release that behaves a certain way).
+make_node() {
+  local path=$1 version=$2
+  shift 2
+  mkdir -p "$(dirname "$path")"
+  {
+    echo '#!/bin/sh'
+    printf 'exec %q --node-version %q' "$FAKENODE" "$version"
+    for a in "$@"; do printf ' %q' "$a"; done
+    echo ' "$@"'
+  } >"$path"
+  chmod 0755 "$path"
+}
+
+# install_upgrade NAME VERSION [flags...]: puts a node binary at upgrades/NAME/bin/$DAEMON_NAME.
+install_upgrade() {
+  local name=$1
+  shift
+  make_node "$T/stage/$name" "$@"
+  mkdir -p "$DAEMON_HOME/wemixvisor/upgrades/$name/bin"
+  cp "$T/stage/$name" "$DAEMON_HOME/wemixvisor/upgrades/$name/bin/$DAEMON_NAME.tmp"
+  mv "$DAEMON_HOME/wemixvisor/upgrades/$name/bin/$DAEMON_NAME.tmp" \
+    "$DAEMON_HOME/wemixvisor/upgrades/$name/bin/$DAEMON_NAME"
+}
+
+# init_genesis VERSION [flags...]: wemixvisor init with a genesis node of VERSION.
+init_genesis() {
+  make_node "$T/stage/genesis" "$@"
+  "$WEMIXVISOR" init "$T/stage/genesis" >"$T/init.out" 2>&1 || fail "init failed: $(cat "$T/init.out")"
+}
+
+# start_agent [node args...]: wemixvisor run in the background; the node gets --datadir and an
+# ephemeral RPC port unless the test passes its own arguments.
+start_agent() {
+  local args=("$@")
+  if [ ${#args[@]} -eq 0 ]; then
+    args=(--datadir "$DATA" --http.port 0 --block-ms 50)
+  fi
+  "$WEMIXVISOR" run "${args[@]}" >"$AGENT_LOG" 2>&1 &
+  AGENT_PID=$!
+}
+
+agent_log_has() { grep -q -- "$1" "$AGENT_LOG"; }
+
+# events_with KEY VALUE: how many node events have .KEY == VALUE (a string).
+events_count() {
+  [ -f "$EVENTS" ] || { echo 0; return; }
+  jq -s --arg k "$1" --arg v "$2" '[.[] | select(.[$k] == $v)] | length' "$EVENTS"
+}
+# started_version N: the version of the N-th node start (1-based), or "" if none.
+started_version() {
+  [ -f "$EVENTS" ] || return 0
+  jq -rs --argjson n "$1" '[.[] | select(.event == "start")][$n - 1].version // ""' "$EVENTS"
+}
+node_started() { [ "$(events_count event start)" -ge "$1" ]; }
+started_is() { [ "$(started_version "$1")" = "$2" ]; }
+
+current_target() { readlink "$DAEMON_HOME/wemixvisor/current"; }
+current_is() { [ "$(current_target)" = "$1" ]; }
+
+# node_height: the fake node's stored height.
+node_height() { cat "$DATA/fakenode.height" 2>/dev/null || echo 0; }
+height_at_least() { [ "$(node_height)" -ge "$1" ]; }
+
+# stop_agent: SIGTERM and wait for a clean exit; sets AGENT_RC.
+stop_agent() {
+  kill -TERM "$AGENT_PID"
+  wait_quiet_exit "$AGENT_PID" 30 || fail "agent did not exit after SIGTERM"
+  set +e
+  wait "$AGENT_PID"
+  AGENT_RC=$?
+  set -e
+  AGENT_PID=
+}
+
+# write_upgrade_info JSON: writes data/upgrade-info.json atomically, as a node would.
+write_upgrade_info() {
+  mkdir -p "$DATA"
+  printf '%s' "$1" >"$DATA/.upgrade-info.tmp"
+  mv "$DATA/.upgrade-info.tmp" "$DATA/upgrade-info.json"
+}
+
+pass() { echo "PASS $TEST_NAME"; }

@@ -55,8 +55,10 @@ int cmd_init(const wv_config_t *cfg, int argc, char **argv)
         return EXIT_FAIL;
     }
     if (S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "wemixvisor init: %s is a directory; give the path to the node binary "
-                        "itself\n", src);
+        fprintf(stderr,
+                "wemixvisor init: %s is a directory; give the path to the node binary "
+                "itself\n",
+                src);
         return EXIT_FAIL;
     }
     if (!S_ISREG(st.st_mode)) {
@@ -65,8 +67,10 @@ int cmd_init(const wv_config_t *cfg, int argc, char **argv)
     }
     struct stat cst;
     if (lstat(l.current, &cst) == 0 && !S_ISLNK(cst.st_mode)) {
-        fprintf(stderr, "wemixvisor init: %s exists and is not a symlink; move it away and run "
-                        "init again\n", l.current);
+        fprintf(stderr,
+                "wemixvisor init: %s exists and is not a symlink; move it away and run "
+                "init again\n",
+                l.current);
         return EXIT_FAIL;
     }
     if (layout_create(&l, &err) != 0)
@@ -77,8 +81,9 @@ int cmd_init(const wv_config_t *cfg, int argc, char **argv)
         return s_fail("init", &err);
     if (fs_is_file(dst)) {
         if (!s_same_content(src, dst)) {
-            fprintf(stderr, "wemixvisor init: %s already exists and differs from %s; the genesis "
-                            "binary is never replaced silently: remove it first if you mean to\n",
+            fprintf(stderr,
+                    "wemixvisor init: %s already exists and differs from %s; the genesis "
+                    "binary is never replaced silently: remove it first if you mean to\n",
                     dst, src);
             return EXIT_FAIL;
         }
@@ -127,8 +132,9 @@ int cmd_version(const wv_config_t *cfg, int argc, char **argv)
         } else {
             if (!json)
                 printf("%s %s (current: %s)\n", l.name, ver, name);
-            json_object_set_new(out, "node", json_pack("{s:s, s:s, s:s}", "name", l.name,
-                                                        "version", ver, "current", name));
+            json_object_set_new(
+                out, "node",
+                json_pack("{s:s, s:s, s:s}", "name", l.name, "version", ver, "current", name));
         }
     }
     if (json) {
@@ -157,9 +163,9 @@ int cmd_config(const wv_config_t *cfg, int argc, char **argv)
         const char *src = config_source_name(cfg->source[i]);
         const char *name = cfg->env_name[i] ? cfg->env_name[i] : config_var_name((cfg_var_t)i);
         if (json)
-            json_object_set_new(vars, config_var_name((cfg_var_t)i),
-                                json_pack("{s:s, s:s, s:s}", "value", value, "source", src,
-                                          "read_as", name));
+            json_object_set_new(
+                vars, config_var_name((cfg_var_t)i),
+                json_pack("{s:s, s:s, s:s}", "value", value, "source", src, "read_as", name));
         else
             printf("%-32s %-24s %-8s # %s\n", name, value[0] ? value : "(unset)", src,
                    config_var_help((cfg_var_t)i));

@@ -57,9 +57,10 @@ journal_t *journal_load(const char *path, wv_err_t *err)
         self->root = json_loadb(text, len, 0, &jerr);
         free(text);
         if (self->root == NULL || !s_valid(self->root)) {
-            err_set(err, "journal %s is corrupt (%s); it records which upgrades were applied: "
-                         "restore it from a backup, or move it away if you are sure `current` "
-                         "is right",
+            err_set(err,
+                    "journal %s is corrupt (%s); it records which upgrades were applied: "
+                    "restore it from a backup, or move it away if you are sure `current` "
+                    "is right",
                     path, self->root == NULL ? jerr.text : "unexpected structure");
             journal_destroy(&self);
             return NULL;

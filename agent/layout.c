@@ -38,8 +38,8 @@ int layout_init(layout_t *l, const wv_config_t *cfg, wv_err_t *err)
         fs_join(l->plans, sizeof l->plans, err, l->root, "plans", NULL) != 0 ||
         fs_join(l->state, sizeof l->state, err, l->root, "state.json", NULL) != 0 ||
         fs_join(l->data, sizeof l->data, err, cfg->home, "data", NULL) != 0 ||
-        fs_join(l->upgrade_info, sizeof l->upgrade_info, err, l->data, "upgrade-info.json",
-                NULL) != 0)
+        fs_join(l->upgrade_info, sizeof l->upgrade_info, err, l->data, "upgrade-info.json", NULL) !=
+            0)
         return -1;
     return 0;
 }

@@ -13,15 +13,15 @@
 #define GENESIS_NAME "genesis"
 
 typedef struct {
-    char home[PATH_MAX];         /* $DAEMON_HOME */
-    char root[PATH_MAX];         /* $DAEMON_HOME/wemixvisor */
-    char current[PATH_MAX];      /* root/current, the symlink */
-    char genesis[PATH_MAX];      /* root/genesis */
-    char upgrades[PATH_MAX];     /* root/upgrades */
-    char plans[PATH_MAX];        /* root/plans */
-    char state[PATH_MAX];        /* root/state.json, the journal */
-    char data[PATH_MAX];         /* $DAEMON_HOME/data */
-    char upgrade_info[PATH_MAX]; /* data/upgrade-info.json */
+    char home[PATH_MAX];             /* $DAEMON_HOME */
+    char root[PATH_MAX];             /* $DAEMON_HOME/wemixvisor */
+    char current[PATH_MAX];          /* root/current, the symlink */
+    char genesis[PATH_MAX];          /* root/genesis */
+    char upgrades[PATH_MAX];         /* root/upgrades */
+    char plans[PATH_MAX];            /* root/plans */
+    char state[PATH_MAX];            /* root/state.json, the journal */
+    char data[PATH_MAX];             /* $DAEMON_HOME/data */
+    char upgrade_info[PATH_MAX];     /* data/upgrade-info.json */
     char name[UPGRADE_NAME_MAX + 1]; /* $DAEMON_NAME */
 } layout_t;
 

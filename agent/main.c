@@ -81,7 +81,8 @@ static void s_print_global_help(FILE *out)
     fputs(s_global_help, out);
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(out, "  %-10s %s\n", s_commands[i].name, s_commands[i].summary);
-    fputs("\nEvery setting is an environment variable; see `wemixvisor config` and docs/operator.md.\n",
+    fputs("\nEvery setting is an environment variable; see `wemixvisor config` and "
+          "docs/operator.md.\n",
           out);
 }
 
@@ -183,7 +184,8 @@ int main(int argc, char **argv)
 
     if (is_run) {
         /* The node's arguments pass through verbatim; only a lone --help is ours. */
-        if (sub_argc == 1 && (strcmp(sub_argv[0], "--help") == 0 || strcmp(sub_argv[0], "-h") == 0)) {
+        if (sub_argc == 1 &&
+            (strcmp(sub_argv[0], "--help") == 0 || strcmp(sub_argv[0], "-h") == 0)) {
             fputs(cmd->usage, stdout);
             return EXIT_OK;
         }

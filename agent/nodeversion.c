@@ -44,7 +44,8 @@ static size_t s_version_len(const char *p)
 int nodeversion_parse(const char *text, char *buf, size_t size)
 {
     for (const char *p = text; *p; p++) {
-        bool at_token_start = p == text || !isalnum((unsigned char)p[-1]);
+        /* a '.' before a digit continues a word ("go1.21.5"), it does not start a token */
+        bool at_token_start = p == text || (!isalnum((unsigned char)p[-1]) && p[-1] != '.');
         if (!at_token_start)
             continue;
         size_t len = s_version_len(p);

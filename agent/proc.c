@@ -73,9 +73,8 @@ void proc_describe_status(int status, char *buf, size_t size)
     if (WIFEXITED(status))
         snprintf(buf, size, "exit code %d", WEXITSTATUS(status));
     else if (WIFSIGNALED(status))
-        snprintf(buf, size, "killed by %s", sigabbrev_np(WTERMSIG(status))
-                                                 ? sigabbrev_np(WTERMSIG(status))
-                                                 : "a signal");
+        snprintf(buf, size, "killed by %s",
+                 sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "a signal");
     else
         snprintf(buf, size, "status 0x%x", (unsigned)status);
 }

@@ -1,6 +1,7 @@
 /* proc: starting child processes the way a supervisor needs them.
  * Each child gets its own process group, a clean signal mask and default dispositions; this
- * module never waits in a loop on its own except in proc_run_capture(), which is for short tools. */
+ * module never waits in a loop on its own except in proc_run_capture(), which is for short tools.
+ */
 #ifndef WV_PROC_H
 #define WV_PROC_H
 

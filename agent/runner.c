@@ -34,20 +34,20 @@ typedef struct {
     supervisor_t *sup;
     watcher_t *watcher;
     journal_t *journal;
-    char binary[PATH_MAX];   /* current/bin/$DAEMON_NAME */
+    char binary[PATH_MAX]; /* current/bin/$DAEMON_NAME */
 
     int sigfd;
     zmq_pollitem_t sig_item;
-    int kick_timer;          /* pending reconcile, -1 if none */
-    int restart_timer;       /* restart delay after a switch, -1 if none */
-    int tick_timer;          /* every DAEMON_POLL_INTERVAL: look for a missing binary again */
+    int kick_timer;    /* pending reconcile, -1 if none */
+    int restart_timer; /* restart delay after a switch, -1 if none */
+    int tick_timer;    /* every DAEMON_POLL_INTERVAL: look for a missing binary again */
 
-    bool has_pending;        /* an upgrade to apply */
+    bool has_pending; /* an upgrade to apply */
     upgrade_info_t pending;
-    bool missing_logged;     /* the "binary missing" error was said for this pending upgrade */
+    bool missing_logged; /* the "binary missing" error was said for this pending upgrade */
 
     bool shutting_down;
-    bool done;               /* leave the loop */
+    bool done; /* leave the loop */
     int exit_code;
 } runner_t;
 
@@ -301,7 +301,8 @@ static int s_on_signal(zloop_t *loop, zmq_pollitem_t *item, void *arg)
             s_kick(self);
             break;
         default:
-            log_info(COMPONENT, "forwarding signal to the node", LF_STR("signal", sigabbrev_np(sig)));
+            log_info(COMPONENT, "forwarding signal to the node",
+                     LF_STR("signal", sigabbrev_np(sig)));
             supervisor_forward(self->sup, sig);
         }
     }

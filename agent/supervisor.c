@@ -16,21 +16,21 @@
 #define ARGV_MAX 1024
 
 struct supervisor {
-    zloop_t *loop;           /* not owned */
-    supervisor_opts_t opts;  /* copied; strings stay the owner's */
+    zloop_t *loop;          /* not owned */
+    supervisor_opts_t opts; /* copied; strings stay the owner's */
     node_state_t state;
-    pid_t pid;               /* the node's pid (= its process group), 0 when none */
-    int last_status;         /* wait status of the last exit */
-    int timer_id;            /* the pending timer, or -1 */
-    int stop_stage;          /* 0 SIGTERM sent, 1 SIGQUIT sent, 2 SIGKILL sent */
-    int64_t restarts;        /* restarts since the node was last healthy */
-    uint64_t started_ms;     /* monotonic time of the last start */
+    pid_t pid;           /* the node's pid (= its process group), 0 when none */
+    int last_status;     /* wait status of the last exit */
+    int timer_id;        /* the pending timer, or -1 */
+    int stop_stage;      /* 0 SIGTERM sent, 1 SIGQUIT sent, 2 SIGKILL sent */
+    int64_t restarts;    /* restarts since the node was last healthy */
+    uint64_t started_ms; /* monotonic time of the last start */
 };
 
 typedef node_event_t (*action_fn)(supervisor_t *self);
 
 typedef struct {
-    bool defined;     /* false: the event is ignored in this state */
+    bool defined; /* false: the event is ignored in this state */
     node_state_t next;
     action_fn action; /* may return a follow-up event, or EV_NONE */
 } transition_t;
@@ -45,26 +45,31 @@ static node_event_t s_cancel_timer(supervisor_t *self);
 static node_event_t s_reset_and_spawn(supervisor_t *self);
 static node_event_t s_gave_up(supervisor_t *self);
 
-#define T(to, fn) {.defined = true, .next = (to), .action = (fn)}
+#define T(to, fn)                                                                                  \
+    {                                                                                              \
+        .defined = true, .next = (to), .action = (fn)                                              \
+    }
 
 /* Every transition of the node lifecycle; an event missing from a row is ignored there. */
+// clang-format off
 static const transition_t s_table[NODE_STATE_COUNT][EV_COUNT] = {
-    [NODE_STOPPED] = {[EV_START] = T(NODE_STARTING, s_spawn)},
-    [NODE_STARTING] = {[EV_SPAWNED] = T(NODE_RUNNING, NULL),
-                       [EV_SPAWN_FAILED] = T(NODE_CRASHED, s_crashed),
-                       [EV_HOLD] = T(NODE_STOPPED, NULL)},
-    [NODE_RUNNING] = {[EV_STOP] = T(NODE_STOPPING, s_send_term),
-                      [EV_EXITED] = T(NODE_CRASHED, s_crashed)},
-    [NODE_STOPPING] = {[EV_EXITED] = T(NODE_STOPPED, s_stopped),
-                       [EV_TIMEOUT] = T(NODE_STOPPING, s_escalate)},
-    [NODE_CRASHED] = {[EV_HOLD] = T(NODE_STOPPED, NULL),
-                      [EV_RETRY] = T(NODE_BACKOFF, s_arm_backoff),
-                      [EV_GIVE_UP] = T(NODE_FAILED, s_gave_up)},
-    [NODE_BACKOFF] = {[EV_START] = T(NODE_STARTING, s_reset_and_spawn),
-                      [EV_STOP] = T(NODE_STOPPED, s_cancel_timer),
-                      [EV_TIMEOUT] = T(NODE_STARTING, s_spawn)},
-    [NODE_FAILED] = {[EV_START] = T(NODE_STARTING, s_reset_and_spawn)},
+    [NODE_STOPPED]  = {[EV_START]        = T(NODE_STARTING, s_spawn)},
+    [NODE_STARTING] = {[EV_SPAWNED]      = T(NODE_RUNNING,  NULL),
+                       [EV_SPAWN_FAILED] = T(NODE_CRASHED,  s_crashed),
+                       [EV_HOLD]         = T(NODE_STOPPED,  NULL)},
+    [NODE_RUNNING]  = {[EV_STOP]         = T(NODE_STOPPING, s_send_term),
+                       [EV_EXITED]       = T(NODE_CRASHED,  s_crashed)},
+    [NODE_STOPPING] = {[EV_EXITED]       = T(NODE_STOPPED,  s_stopped),
+                       [EV_TIMEOUT]      = T(NODE_STOPPING, s_escalate)},
+    [NODE_CRASHED]  = {[EV_HOLD]         = T(NODE_STOPPED,  NULL),
+                       [EV_RETRY]        = T(NODE_BACKOFF,  s_arm_backoff),
+                       [EV_GIVE_UP]      = T(NODE_FAILED,   s_gave_up)},
+    [NODE_BACKOFF]  = {[EV_START]        = T(NODE_STARTING, s_reset_and_spawn),
+                       [EV_STOP]         = T(NODE_STOPPED,  s_cancel_timer),
+                       [EV_TIMEOUT]      = T(NODE_STARTING, s_spawn)},
+    [NODE_FAILED]   = {[EV_START]        = T(NODE_STARTING, s_reset_and_spawn)},
 };
+// clang-format on
 
 static const char *const s_state_names[NODE_STATE_COUNT] = {
     "stopped", "starting", "running", "stopping", "crashed", "backoff", "failed"};
@@ -225,8 +230,8 @@ static node_event_t s_crashed(supervisor_t *self)
             self->restarts = 0;
     }
     self->pid = 0;
-    if (self->opts.on_exit != NULL && self->opts.on_exit(self->last_status, self->opts.arg) ==
-                                          SUP_HOLD)
+    if (self->opts.on_exit != NULL &&
+        self->opts.on_exit(self->last_status, self->opts.arg) == SUP_HOLD)
         return EV_HOLD;
     if (!self->opts.restart_on_failure)
         return EV_GIVE_UP;

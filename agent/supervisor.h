@@ -9,10 +9,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define SUPERVISOR_QUIT_WAIT_MS 5000       /* SIGQUIT to SIGKILL */
-#define SUPERVISOR_BACKOFF_MIN_MS 1000     /* at least this between two starts */
-#define SUPERVISOR_BACKOFF_MAX_MS 60000    /* cap of the exponential backoff */
-#define SUPERVISOR_HEALTHY_RESET_MS 60000  /* running this long resets the restart count */
+#define SUPERVISOR_QUIT_WAIT_MS 5000      /* SIGQUIT to SIGKILL */
+#define SUPERVISOR_BACKOFF_MIN_MS 1000    /* at least this between two starts */
+#define SUPERVISOR_BACKOFF_MAX_MS 60000   /* cap of the exponential backoff */
+#define SUPERVISOR_HEALTHY_RESET_MS 60000 /* running this long resets the restart count */
 
 typedef enum {
     NODE_STOPPED = 0,
@@ -45,12 +45,12 @@ typedef struct supervisor supervisor_t;
 typedef enum { SUP_PROCEED = 0, SUP_HOLD } sup_decision_t;
 
 typedef struct {
-    const char *binary;          /* path started each time (resolved through `current` then) */
-    char *const *args;           /* node arguments, without argv[0]; NULL-terminated */
-    int out_fd;                  /* node's stdout/stderr, or -1 to inherit */
-    uint64_t shutdown_grace_ms;  /* SIGTERM to SIGQUIT */
-    bool restart_on_failure;     /* restart after an exit nobody asked for */
-    int64_t max_restarts;        /* failed after this many restarts in a row */
+    const char *binary;         /* path started each time (resolved through `current` then) */
+    char *const *args;          /* node arguments, without argv[0]; NULL-terminated */
+    int out_fd;                 /* node's stdout/stderr, or -1 to inherit */
+    uint64_t shutdown_grace_ms; /* SIGTERM to SIGQUIT */
+    bool restart_on_failure;    /* restart after an exit nobody asked for */
+    int64_t max_restarts;       /* failed after this many restarts in a row */
     /* Called before every start; SUP_HOLD keeps the node stopped (e.g. an upgrade is due). */
     sup_decision_t (*before_start)(void *arg);
     /* Called when the node exits without being asked to; SUP_HOLD: no restart, stay stopped. */

@@ -15,31 +15,31 @@
 #include <unistd.h>
 
 #define COMPONENT "watcher"
-#define INOTIFY_MASK                                                                           \
-    (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF |   \
+#define INOTIFY_MASK                                                                               \
+    (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF |       \
      IN_MOVE_SELF | IN_ONLYDIR)
 
 struct watcher {
     zloop_t *loop;
     char path[PATH_MAX];
     char dir[PATH_MAX];
-    const char *base;        /* file name within dir (points into path) */
+    const char *base; /* file name within dir (points into path) */
     watch_mode_t mode;
     uint64_t poll_ms;
     watcher_fn *fn;
     void *arg;
 
-    int ifd;                 /* inotify fd, -1 when polling only */
-    int wd;                  /* watch descriptor of dir, -1 when lost */
+    int ifd; /* inotify fd, -1 when polling only */
+    int wd;  /* watch descriptor of dir, -1 when lost */
     zmq_pollitem_t item;
     int poll_timer;
-    int retry_timer;         /* -1 when no retry is pending */
+    int retry_timer; /* -1 when no retry is pending */
 
-    struct stat last_st;     /* what the file looked like at the last check */
+    struct stat last_st; /* what the file looked like at the last check */
     bool have_st;
-    char *reported;          /* bytes last handed to fn */
-    char *failed;            /* bytes that last failed to parse */
-    uint64_t failed_since;   /* monotonic ms those bytes were first seen */
+    char *reported;        /* bytes last handed to fn */
+    char *failed;          /* bytes that last failed to parse */
+    uint64_t failed_since; /* monotonic ms those bytes were first seen */
     bool failed_logged;
 };
 

@@ -11,8 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define WATCHER_RETRY_MS 100      /* re-read of a file that did not parse (maybe half-written) */
-#define WATCHER_SETTLE_MS 1000    /* a file unchanged this long that does not parse is invalid */
+#define WATCHER_RETRY_MS 100   /* re-read of a file that did not parse (maybe half-written) */
+#define WATCHER_SETTLE_MS 1000 /* a file unchanged this long that does not parse is invalid */
 
 typedef struct watcher watcher_t;
 

@@ -25,9 +25,9 @@ typedef struct {
     const char *name;  /* the variable's name, also its key in the config file */
     const char *alias; /* a second environment name read when the first is unset, or NULL */
     kind_t kind;
-    const char *def;   /* default as text, or NULL for none */
-    size_t offset;     /* of the field in wv_config_t */
-    int64_t min, max;  /* bounds: milliseconds for durations, values for integers */
+    const char *def;  /* default as text, or NULL for none */
+    size_t offset;    /* of the field in wv_config_t */
+    int64_t min, max; /* bounds: milliseconds for durations, values for integers */
     const char *help;
 } var_t;
 
@@ -40,20 +40,20 @@ static const var_t s_vars[CFG_COUNT] = {
      "file name of the node binary under bin/ (required)"},
     {CFG_DAEMON_RESTART_AFTER_UPGRADE, "DAEMON_RESTART_AFTER_UPGRADE", NULL, K_BOOL, "true",
      F(restart_after_upgrade), 0, 0, "start the new binary after an upgrade (false: exit 0)"},
-    {CFG_DAEMON_RESTART_DELAY, "DAEMON_RESTART_DELAY", NULL, K_DURATION, "0s",
-     F(restart_delay_ms), 0, (int64_t)MS_PER_HOUR, "wait between the switch and the new start"},
+    {CFG_DAEMON_RESTART_DELAY, "DAEMON_RESTART_DELAY", NULL, K_DURATION, "0s", F(restart_delay_ms),
+     0, (int64_t)MS_PER_HOUR, "wait between the switch and the new start"},
     {CFG_DAEMON_POLL_INTERVAL, "DAEMON_POLL_INTERVAL", NULL, K_DURATION, "300ms",
      F(poll_interval_ms), 10, (int64_t)MS_PER_HOUR, "how often upgrade files are polled"},
     {CFG_DAEMON_SHUTDOWN_GRACE, "DAEMON_SHUTDOWN_GRACE", NULL, K_DURATION, "30s",
      F(shutdown_grace_ms), 0, (int64_t)MS_PER_HOUR, "SIGTERM to SIGQUIT wait when stopping"},
-    {CFG_DAEMON_DATA_BACKUP_DIR, "DAEMON_DATA_BACKUP_DIR", NULL, K_PATH, NULL, F(backup_dir), 0,
-     0, "where data backups go (default $DAEMON_HOME/backups)"},
-    {CFG_UNSAFE_SKIP_BACKUP, "UNSAFE_SKIP_BACKUP", NULL, K_BOOL, "false", F(unsafe_skip_backup),
-     0, 0, "skip the data backup before an upgrade"},
+    {CFG_DAEMON_DATA_BACKUP_DIR, "DAEMON_DATA_BACKUP_DIR", NULL, K_PATH, NULL, F(backup_dir), 0, 0,
+     "where data backups go (default $DAEMON_HOME/backups)"},
+    {CFG_UNSAFE_SKIP_BACKUP, "UNSAFE_SKIP_BACKUP", NULL, K_BOOL, "false", F(unsafe_skip_backup), 0,
+     0, "skip the data backup before an upgrade"},
     {CFG_DAEMON_PREUPGRADE_MAX_RETRIES, "DAEMON_PREUPGRADE_MAX_RETRIES", NULL, K_INT, "0",
      F(preupgrade_max_retries), 0, 100, "retries of a failing pre-upgrade script"},
-    {CFG_CUSTOM_PREUPGRADE, "COSMOVISOR_CUSTOM_PREUPGRADE", "WEMIXVISOR_CUSTOM_PREUPGRADE",
-     K_PATH, NULL, F(custom_preupgrade), 0, 0, "script run before every upgrade (absolute path)"},
+    {CFG_CUSTOM_PREUPGRADE, "COSMOVISOR_CUSTOM_PREUPGRADE", "WEMIXVISOR_CUSTOM_PREUPGRADE", K_PATH,
+     NULL, F(custom_preupgrade), 0, 0, "script run before every upgrade (absolute path)"},
     {CFG_DAEMON_RPC_ADDRESS, "DAEMON_RPC_ADDRESS", NULL, K_HOSTPORT, "localhost:8545",
      F(rpc_address), 0, 0, "the node's JSON-RPC endpoint, host:port"},
     {CFG_VALIDATOR_MODE, "VALIDATOR_MODE", NULL, K_BOOL, "false", F(validator_mode), 0, 0,
@@ -67,7 +67,8 @@ static const var_t s_vars[CFG_COUNT] = {
     {CFG_DAEMON_MAX_RESTARTS, "DAEMON_MAX_RESTARTS", NULL, K_INT, "5", F(max_restarts), 0, 1000,
      "restarts allowed before the node is marked failed"},
     {CFG_DAEMON_HEALTH_CHECK_INTERVAL, "DAEMON_HEALTH_CHECK_INTERVAL", NULL, K_DURATION, "30s",
-     F(health_check_interval_ms), 100, (int64_t)MS_PER_DAY, "how often the node's health is checked"},
+     F(health_check_interval_ms), 100, (int64_t)MS_PER_DAY,
+     "how often the node's health is checked"},
     {CFG_DAEMON_LOG_FILE, "DAEMON_LOG_FILE", NULL, K_PATH, NULL, F(log_file), 0, 0,
      "file for the node's output (default: passed through)"},
     {CFG_WEMIXVISOR_WATCH, "WEMIXVISOR_WATCH", NULL, K_WATCH, "auto", F(watch), 0, 0,
@@ -103,8 +104,10 @@ int config_check_daemon_name(const char *name, wv_err_t *err)
     size_t len = strlen(name);
     if (len == 0 || len > 128 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
         strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != len)
-        return err_set(err, "DAEMON_NAME=\"%s\": not a plain file name; use 1 to 128 of "
-                            "A-Z a-z 0-9 . _ - (not . or ..)", name);
+        return err_set(err,
+                       "DAEMON_NAME=\"%s\": not a plain file name; use 1 to 128 of "
+                       "A-Z a-z 0-9 . _ - (not . or ..)",
+                       name);
     return 0;
 }
 
@@ -191,9 +194,13 @@ static int s_load_file(wv_config_t *cfg, const char *path, bool must_exist, wv_e
                 v = &s_vars[i];
         }
         if (v == NULL) {
+            /* key lives in root: the message is formatted before root is let go */
+            err_set(err,
+                    "config file %s: unknown key \"%s\"; see `wemixvisor config` for the known "
+                    "variables",
+                    path, key);
             json_decref(root);
-            return err_set(err, "config file %s: unknown key \"%s\"; see `wemixvisor config` for "
-                                "the known variables", path, key);
+            return -1;
         }
         char text[PATH_MAX + 32];
         if (json_is_string(val))
@@ -203,11 +210,12 @@ static int s_load_file(wv_config_t *cfg, const char *path, bool must_exist, wv_e
         else if (json_is_integer(val) && v->kind == K_INT)
             snprintf(text, sizeof text, "%lld", (long long)json_integer_value(val));
         else {
+            err_set(err, "config file %s: %s must be a string%s", path, key,
+                    v->kind == K_BOOL  ? " or a boolean"
+                    : v->kind == K_INT ? " or an integer"
+                                       : "");
             json_decref(root);
-            return err_set(err, "config file %s: %s must be a string%s", path, key,
-                           v->kind == K_BOOL ? " or a boolean"
-                           : v->kind == K_INT ? " or an integer"
-                                              : "");
+            return -1;
         }
         char label[256];
         snprintf(label, sizeof label, "%s (in %s)", key, path);

@@ -38,29 +38,29 @@ typedef enum {
 typedef enum { WATCH_AUTO = 0, WATCH_POLL } watch_mode_t;
 
 typedef struct {
-    char *home;                        /* DAEMON_HOME, absolute; NULL when unset */
-    char *name;                        /* DAEMON_NAME; NULL when unset */
-    bool restart_after_upgrade;        /* DAEMON_RESTART_AFTER_UPGRADE */
-    uint64_t restart_delay_ms;         /* DAEMON_RESTART_DELAY */
-    uint64_t poll_interval_ms;         /* DAEMON_POLL_INTERVAL */
-    uint64_t shutdown_grace_ms;        /* DAEMON_SHUTDOWN_GRACE */
-    char *backup_dir;                  /* DAEMON_DATA_BACKUP_DIR; defaults to $DAEMON_HOME/backups */
-    bool unsafe_skip_backup;           /* UNSAFE_SKIP_BACKUP */
-    int64_t preupgrade_max_retries;    /* DAEMON_PREUPGRADE_MAX_RETRIES */
-    char *custom_preupgrade;           /* COSMOVISOR_/WEMIXVISOR_CUSTOM_PREUPGRADE; may be NULL */
-    char *rpc_address;                 /* DAEMON_RPC_ADDRESS, host:port */
-    bool validator_mode;               /* VALIDATOR_MODE */
-    bool allow_download_binaries;      /* DAEMON_ALLOW_DOWNLOAD_BINARIES */
-    bool unsafe_skip_checksum;         /* UNSAFE_SKIP_CHECKSUM */
-    bool restart_on_failure;           /* DAEMON_RESTART_ON_FAILURE */
-    int64_t max_restarts;              /* DAEMON_MAX_RESTARTS */
+    char *home;                     /* DAEMON_HOME, absolute; NULL when unset */
+    char *name;                     /* DAEMON_NAME; NULL when unset */
+    bool restart_after_upgrade;     /* DAEMON_RESTART_AFTER_UPGRADE */
+    uint64_t restart_delay_ms;      /* DAEMON_RESTART_DELAY */
+    uint64_t poll_interval_ms;      /* DAEMON_POLL_INTERVAL */
+    uint64_t shutdown_grace_ms;     /* DAEMON_SHUTDOWN_GRACE */
+    char *backup_dir;               /* DAEMON_DATA_BACKUP_DIR; defaults to $DAEMON_HOME/backups */
+    bool unsafe_skip_backup;        /* UNSAFE_SKIP_BACKUP */
+    int64_t preupgrade_max_retries; /* DAEMON_PREUPGRADE_MAX_RETRIES */
+    char *custom_preupgrade;        /* COSMOVISOR_/WEMIXVISOR_CUSTOM_PREUPGRADE; may be NULL */
+    char *rpc_address;              /* DAEMON_RPC_ADDRESS, host:port */
+    bool validator_mode;            /* VALIDATOR_MODE */
+    bool allow_download_binaries;   /* DAEMON_ALLOW_DOWNLOAD_BINARIES */
+    bool unsafe_skip_checksum;      /* UNSAFE_SKIP_CHECKSUM */
+    bool restart_on_failure;        /* DAEMON_RESTART_ON_FAILURE */
+    int64_t max_restarts;           /* DAEMON_MAX_RESTARTS */
     uint64_t health_check_interval_ms; /* DAEMON_HEALTH_CHECK_INTERVAL */
     char *log_file;                    /* DAEMON_LOG_FILE; NULL: node output passes through */
-    watch_mode_t watch;                /* WEMIXVISOR_WATCH: auto (inotify, polling fallback) or poll */
+    watch_mode_t watch; /* WEMIXVISOR_WATCH: auto (inotify, polling fallback) or poll */
 
-    char *file;                        /* the config file that was read, or NULL */
-    cfg_source_t source[CFG_COUNT];    /* where each value came from */
-    const char *env_name[CFG_COUNT];   /* the environment name it was read under, if env */
+    char *file;                      /* the config file that was read, or NULL */
+    cfg_source_t source[CFG_COUNT];  /* where each value came from */
+    const char *env_name[CFG_COUNT]; /* the environment name it was read under, if env */
 } wv_config_t;
 
 /* Loads defaults, then the config file (`file`, or $DAEMON_HOME/wemixvisor/config.json when it

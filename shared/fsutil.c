@@ -247,8 +247,7 @@ int fs_symlink_replace(const char *target, const char *linkpath, wv_err_t *err)
 {
     struct stat st;
     if (lstat(linkpath, &st) == 0 && !S_ISLNK(st.st_mode))
-        return err_set(err, "%s exists and is not a symlink; move it away and run again",
-                       linkpath);
+        return err_set(err, "%s exists and is not a symlink; move it away and run again", linkpath);
     char tmp[PATH_MAX];
     if (snprintf(tmp, sizeof tmp, "%s.new.%ld", linkpath, (long)getpid()) >= (int)sizeof tmp)
         return err_set(err, "path too long: %s", linkpath);

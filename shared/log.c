@@ -169,7 +169,8 @@ static int s_format_json(char *buf, int size, log_level_t level, const char *com
     char *text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(obj);
     if (text == NULL)
-        return snprintf(buf, (size_t)size, "{\"level\":\"error\",\"msg\":\"log encoding failed\"}\n");
+        return snprintf(buf, (size_t)size,
+                        "{\"level\":\"error\",\"msg\":\"log encoding failed\"}\n");
     s_append(buf, size, &len, "%s\n", text);
     free(text);
     return len;

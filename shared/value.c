@@ -99,16 +99,16 @@ int value_parse_int(const char *name, const char *text, int64_t min, int64_t max
     uint64_t n;
     int digits = s_parse_digits(p, &n);
     if (digits <= 0 || p[digits] != '\0' || (digits > 1 && p[0] == '0'))
-        return err_set(err, "%s=\"%s\": not a whole number; use an integer from %lld to %lld",
-                       name, text, (long long)min, (long long)max);
+        return err_set(err, "%s=\"%s\": not a whole number; use an integer from %lld to %lld", name,
+                       text, (long long)min, (long long)max);
     /* a minus sign reaches one further than a plus: INT64_MIN has no positive twin */
     if (n > (uint64_t)INT64_MAX + (negative ? 1 : 0))
-        return err_set(err, "%s=\"%s\": out of range; use an integer from %lld to %lld", name,
-                       text, (long long)min, (long long)max);
+        return err_set(err, "%s=\"%s\": out of range; use an integer from %lld to %lld", name, text,
+                       (long long)min, (long long)max);
     int64_t v = !negative ? (int64_t)n : n > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)n;
     if (v < min || v > max)
-        return err_set(err, "%s=\"%s\": out of range; use an integer from %lld to %lld", name,
-                       text, (long long)min, (long long)max);
+        return err_set(err, "%s=\"%s\": out of range; use an integer from %lld to %lld", name, text,
+                       (long long)min, (long long)max);
     *out = v;
     return 0;
 }

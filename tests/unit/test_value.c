@@ -1,0 +1,357 @@
+/* Unit tests of shared/value.h: what each parser accepts, what it refuses and what it says then.
+ * Not tested here: which variable uses which parser and with which bounds (test_config.c). */
+#include "value.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#define HOUR_MS (3600ULL * 1000)
+
+#define assert_contains(text, part)                                                                \
+    do {                                                                                           \
+        if (strstr((text), (part)) == NULL)                                                        \
+            fail_msg("\"%s\" does not contain \"%s\"", (text), (part));                            \
+    } while (0)
+
+/* A refusal must name the variable and quote the value as the operator wrote it. */
+static void s_assert_names_value(const wv_err_t *err, const char *name, const char *text)
+{
+    char quoted[256];
+    snprintf(quoted, sizeof quoted, "%s=\"%s\"", name, text);
+    assert_contains(err->msg, quoted);
+}
+
+/* --- durations --- */
+
+static void test_duration_accepts_each_unit(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        uint64_t ms;
+    } cases[] = {
+        {"300ms", 300}, {"5s", 5000}, {"2m", 120000},          {"1h", HOUR_MS},
+        {"0", 0},       {"0s", 0},    {"90m", 90 * 60 * 1000},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint64_t ms = 12345;
+        wv_err_t err = {{0}};
+        assert_int_equal(
+            value_parse_duration("DAEMON_POLL_INTERVAL", cases[i].text, 0, UINT64_MAX, &ms, &err),
+            0);
+        assert_int_equal(ms, cases[i].ms);
+    }
+}
+
+static void test_duration_refuses_what_is_not_a_number_with_a_unit(void **state)
+{
+    (void)state;
+    static const char *const refused[] = {
+        "",                      /* nothing */
+        "5",                     /* a number without a unit: seconds? milliseconds? */
+        "abc",                   /* no number */
+        "5 s",                   /* a space before the unit */
+        "-1s",                   /* negative */
+        "1.5s",                  /* not whole */
+        "5x",                    /* unknown unit */
+        "5S",                    /* units are lower case */
+        "99999999999999999999h", /* does not fit in 64 bits */
+        "9999999999999h",        /* fits, but not once in milliseconds */
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        uint64_t ms = 12345;
+        wv_err_t err = {{0}};
+        assert_int_equal(
+            value_parse_duration("DAEMON_POLL_INTERVAL", refused[i], 0, UINT64_MAX, &ms, &err), -1);
+        assert_int_equal(ms, 12345); /* untouched */
+        s_assert_names_value(&err, "DAEMON_POLL_INTERVAL", refused[i]);
+        assert_contains(err.msg, "ms, s, m or h");
+    }
+}
+
+static void test_duration_out_of_range_names_the_range(void **state)
+{
+    (void)state;
+    uint64_t ms = 12345;
+    wv_err_t err = {{0}};
+
+    assert_int_equal(value_parse_duration("DAEMON_POLL_INTERVAL", "5ms", 10, HOUR_MS, &ms, &err),
+                     -1);
+    s_assert_names_value(&err, "DAEMON_POLL_INTERVAL", "5ms");
+    assert_contains(err.msg, "between 10ms and 1h");
+
+    assert_int_equal(value_parse_duration("DAEMON_POLL_INTERVAL", "61m", 10, HOUR_MS, &ms, &err),
+                     -1);
+    s_assert_names_value(&err, "DAEMON_POLL_INTERVAL", "61m");
+    assert_contains(err.msg, "between 10ms and 1h");
+    assert_int_equal(ms, 12345);
+
+    /* the bounds themselves are in range */
+    assert_int_equal(value_parse_duration("DAEMON_POLL_INTERVAL", "10ms", 10, HOUR_MS, &ms, &err),
+                     0);
+    assert_int_equal(ms, 10);
+    assert_int_equal(value_parse_duration("DAEMON_POLL_INTERVAL", "60m", 10, HOUR_MS, &ms, &err),
+                     0);
+    assert_int_equal(ms, HOUR_MS);
+}
+
+static void test_duration_format_uses_the_largest_exact_unit(void **state)
+{
+    (void)state;
+    static const struct {
+        uint64_t ms;
+        const char *text;
+    } cases[] = {
+        {0, "0s"},      {300, "300ms"},  {1500, "1500ms"},    {5000, "5s"},          {90000, "90s"},
+        {120000, "2m"}, {HOUR_MS, "1h"}, {90 * 60000, "90m"}, {24 * HOUR_MS, "24h"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[32];
+        value_format_duration(cases[i].ms, buf, sizeof buf);
+        assert_string_equal(buf, cases[i].text);
+    }
+}
+
+static void test_duration_format_round_trips_through_parse(void **state)
+{
+    (void)state;
+    // clang-format off
+    static const uint64_t values[] = {
+        0, 1, 999, 1000, 1001, 59999, 60000, 61000,
+        HOUR_MS - 1, HOUR_MS, HOUR_MS + 60000, 7 * 24 * HOUR_MS,
+    };
+    // clang-format on
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        char buf[32];
+        uint64_t back = 12345;
+        wv_err_t err = {{0}};
+        value_format_duration(values[i], buf, sizeof buf);
+        assert_int_equal(value_parse_duration("X", buf, 0, UINT64_MAX, &back, &err), 0);
+        assert_int_equal(back, values[i]);
+    }
+}
+
+/* --- booleans --- */
+
+static void test_bool_accepts_true_and_false_in_any_case(void **state)
+{
+    (void)state;
+    bool b = false;
+    wv_err_t err = {{0}};
+    assert_int_equal(value_parse_bool("VALIDATOR_MODE", "true", &b, &err), 0);
+    assert_true(b);
+    assert_int_equal(value_parse_bool("VALIDATOR_MODE", "FALSE", &b, &err), 0);
+    assert_false(b);
+    assert_int_equal(value_parse_bool("VALIDATOR_MODE", "True", &b, &err), 0);
+    assert_true(b);
+}
+
+static void test_bool_refuses_anything_else(void **state)
+{
+    (void)state;
+    static const char *const refused[] = {"yes", "1", "", "0", "on", "true ", "truee"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        bool b = true;
+        wv_err_t err = {{0}};
+        assert_int_equal(value_parse_bool("VALIDATOR_MODE", refused[i], &b, &err), -1);
+        assert_true(b); /* untouched */
+        s_assert_names_value(&err, "VALIDATOR_MODE", refused[i]);
+        assert_contains(err.msg, "true or false");
+    }
+}
+
+/* --- integers --- */
+
+static void test_int_accepts_decimals_within_the_bounds(void **state)
+{
+    (void)state;
+    int64_t v = 12345;
+    wv_err_t err = {{0}};
+    assert_int_equal(value_parse_int("DAEMON_MAX_RESTARTS", "0", 0, 1000, &v, &err), 0);
+    assert_int_equal(v, 0);
+    assert_int_equal(value_parse_int("DAEMON_MAX_RESTARTS", "1000", 0, 1000, &v, &err), 0);
+    assert_int_equal(v, 1000);
+    assert_int_equal(value_parse_int("OFFSET", "-5", -10, 10, &v, &err), 0);
+    assert_int_equal(v, -5);
+    /* "-0" is zero: the sign of nothing changes nothing, so it is accepted */
+    assert_int_equal(value_parse_int("DAEMON_MAX_RESTARTS", "-0", 0, 1000, &v, &err), 0);
+    assert_int_equal(v, 0);
+}
+
+static void test_int_covers_the_whole_int64_range(void **state)
+{
+    (void)state;
+    int64_t v = 12345;
+    wv_err_t err = {{0}};
+    assert_int_equal(value_parse_int("N", "9223372036854775807", INT64_MIN, INT64_MAX, &v, &err),
+                     0);
+    assert_true(v == INT64_MAX);
+    assert_int_equal(value_parse_int("N", "-9223372036854775808", INT64_MIN, INT64_MAX, &v, &err),
+                     0);
+    assert_true(v == INT64_MIN);
+
+    v = 12345;
+    assert_int_equal(value_parse_int("N", "9223372036854775808", INT64_MIN, INT64_MAX, &v, &err),
+                     -1);
+    assert_contains(err.msg, "out of range");
+    assert_int_equal(value_parse_int("N", "-9223372036854775809", INT64_MIN, INT64_MAX, &v, &err),
+                     -1);
+    assert_contains(err.msg, "out of range");
+    assert_int_equal(v, 12345);
+}
+
+static void test_int_out_of_bounds_names_the_bounds(void **state)
+{
+    (void)state;
+    static const char *const refused[] = {"1001", "-1", "99999"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        int64_t v = 12345;
+        wv_err_t err = {{0}};
+        assert_int_equal(value_parse_int("DAEMON_MAX_RESTARTS", refused[i], 0, 1000, &v, &err), -1);
+        assert_int_equal(v, 12345);
+        s_assert_names_value(&err, "DAEMON_MAX_RESTARTS", refused[i]);
+        assert_contains(err.msg, "out of range");
+        assert_contains(err.msg, "from 0 to 1000");
+    }
+}
+
+static void test_int_refuses_sign_tricks_and_garbage(void **state)
+{
+    (void)state;
+    static const char *const refused[] = {
+        "",                     /* nothing */
+        "-",                    /* a sign without digits */
+        "+5",                   /* only a minus sign is a sign */
+        "007",                  /* leading zeros: octal to some readers */
+        "-07",                  /* the same, negative */
+        "00",                   /* zero is written 0 */
+        "5x",                   /* trailing garbage */
+        "5 ",                   /* trailing space */
+        " 5",                   /* leading space */
+        "1e3",                  /* an exponent */
+        "0x10",                 /* hex */
+        "1.0",                  /* not whole */
+        "99999999999999999999", /* more digits than 64 bits hold */
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        int64_t v = 12345;
+        wv_err_t err = {{0}};
+        assert_int_equal(value_parse_int("DAEMON_MAX_RESTARTS", refused[i], 0, 1000, &v, &err), -1);
+        assert_int_equal(v, 12345);
+        s_assert_names_value(&err, "DAEMON_MAX_RESTARTS", refused[i]);
+        assert_contains(err.msg, "from 0 to 1000");
+    }
+}
+
+/* --- absolute paths --- */
+
+static void test_abs_path_accepts_paths_from_the_root(void **state)
+{
+    (void)state;
+    wv_err_t err = {{0}};
+    assert_int_equal(value_parse_abs_path("DAEMON_HOME", "/var/lib/wemixd", &err), 0);
+    assert_int_equal(value_parse_abs_path("DAEMON_HOME", "/", &err), 0);
+}
+
+static void test_abs_path_refuses_relative_paths(void **state)
+{
+    (void)state;
+    static const char *const refused[] = {"", "var/lib/wemixd", "./home", "~/node"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        wv_err_t err = {{0}};
+        assert_int_equal(value_parse_abs_path("DAEMON_HOME", refused[i], &err), -1);
+        s_assert_names_value(&err, "DAEMON_HOME", refused[i]);
+        assert_contains(err.msg, "absolute path");
+    }
+}
+
+static void test_abs_path_refuses_paths_longer_than_path_max(void **state)
+{
+    (void)state;
+    char path[PATH_MAX + 1];
+    memset(path, 'a', sizeof path - 1);
+    path[0] = '/';
+
+    path[PATH_MAX - 1] = '\0'; /* PATH_MAX - 1 bytes: the longest a path can be */
+    wv_err_t err = {{0}};
+    assert_int_equal(value_parse_abs_path("DAEMON_HOME", path, &err), 0);
+
+    path[PATH_MAX - 1] = 'a';
+    path[PATH_MAX] = '\0';
+    assert_int_equal(value_parse_abs_path("DAEMON_HOME", path, &err), -1);
+    assert_contains(err.msg, "DAEMON_HOME");
+    assert_contains(err.msg, "longer than");
+}
+
+/* --- host:port --- */
+
+static void test_host_port_accepts_names_and_addresses(void **state)
+{
+    (void)state;
+    static const char *const accepted[] = {"localhost:8545", "127.0.0.1:8545", "[::1]:8545",
+                                           "rpc-1.example.com:1", "node_a:65535"};
+    for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
+        wv_err_t err = {{0}};
+        if (value_parse_host_port("DAEMON_RPC_ADDRESS", accepted[i], &err) != 0)
+            fail_msg("%s refused: %s", accepted[i], err.msg);
+    }
+}
+
+static void test_host_port_refuses_missing_parts_and_bad_ports(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        const char *says;
+    } refused[] = {
+        {"localhost", "host:port"},
+        {":8545", "host:port"},
+        {"", "host:port"},
+        {"host:0", "1 to 65535"},
+        {"host:65536", "1 to 65535"},
+        {"host:abc", "1 to 65535"},
+        {"host:", "1 to 65535"},
+        {"host:+80", "1 to 65535"},
+        {"local host:8545", "invalid character"},
+        {"[::1:8545", "brackets"},
+        {"::1:8545", "brackets"}, /* an IPv6 address without brackets is ambiguous */
+        {"[]:8545", "brackets"},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        wv_err_t err = {{0}};
+        if (value_parse_host_port("DAEMON_RPC_ADDRESS", refused[i].text, &err) != -1)
+            fail_msg("%s accepted", refused[i].text);
+        s_assert_names_value(&err, "DAEMON_RPC_ADDRESS", refused[i].text);
+        assert_contains(err.msg, refused[i].says);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_duration_accepts_each_unit),
+        cmocka_unit_test(test_duration_refuses_what_is_not_a_number_with_a_unit),
+        cmocka_unit_test(test_duration_out_of_range_names_the_range),
+        cmocka_unit_test(test_duration_format_uses_the_largest_exact_unit),
+        cmocka_unit_test(test_duration_format_round_trips_through_parse),
+        cmocka_unit_test(test_bool_accepts_true_and_false_in_any_case),
+        cmocka_unit_test(test_bool_refuses_anything_else),
+        cmocka_unit_test(test_int_accepts_decimals_within_the_bounds),
+        cmocka_unit_test(test_int_covers_the_whole_int64_range),
+        cmocka_unit_test(test_int_out_of_bounds_names_the_bounds),
+        cmocka_unit_test(test_int_refuses_sign_tricks_and_garbage),
+        cmocka_unit_test(test_abs_path_accepts_paths_from_the_root),
+        cmocka_unit_test(test_abs_path_refuses_relative_paths),
+        cmocka_unit_test(test_abs_path_refuses_paths_longer_than_path_max),
+        cmocka_unit_test(test_host_port_accepts_names_and_addresses),
+        cmocka_unit_test(test_host_port_refuses_missing_parts_and_bad_ports),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -157,7 +157,13 @@ const char *journal_step_upgrade(const journal_t *self)
     return s ? s : "";
 }
 
-int journal_set_step(journal_t *self, const char *upgrade, const char *step, wv_err_t *err)
+int64_t journal_step_height(const journal_t *self)
+{
+    return json_integer_value(json_object_get(json_object_get(self->root, "step"), "height"));
+}
+
+int journal_set_step(journal_t *self, const char *upgrade, int64_t height, const char *step,
+                     wv_err_t *err)
 {
     if (upgrade == NULL || step == NULL || step[0] == '\0')
         return json_object_set_new(self->root, "step", json_null()) == 0
@@ -165,7 +171,8 @@ int journal_set_step(journal_t *self, const char *upgrade, const char *step, wv_
                    : err_set(err, "out of memory");
     char when[32];
     s_now_utc(when, sizeof when);
-    json_t *s = json_pack("{s:s, s:s, s:s}", "upgrade", upgrade, "step", step, "since", when);
+    json_t *s = json_pack("{s:s, s:I, s:s, s:s}", "upgrade", upgrade, "height", (json_int_t)height,
+                          "step", step, "since", when);
     if (s == NULL || json_object_set_new(self->root, "step", s) != 0)
         return err_set(err, "out of memory");
     return 0;

@@ -30,6 +30,9 @@ int journal_record_applied(journal_t *self, const char *name, int64_t height, wv
 /* The step of the upgrade in progress ("" when none), e.g. "switching". */
 const char *journal_step(const journal_t *self);
 const char *journal_step_upgrade(const journal_t *self);
-int journal_set_step(journal_t *self, const char *upgrade, const char *step, wv_err_t *err);
+int64_t journal_step_height(const journal_t *self);
+/* Records the step an upgrade (name, height) has reached; a NULL or empty step clears it. */
+int journal_set_step(journal_t *self, const char *upgrade, int64_t height, const char *step,
+                     wv_err_t *err);
 
 #endif

@@ -124,8 +124,10 @@ static bool s_pending_binary_ready(runner_t *self, char *path, size_t size)
     if (!self->missing_logged) {
         self->missing_logged = true;
         log_error(COMPONENT,
-                  "upgrade binary is missing; the node is left as it is and the upgrade proceeds "
-                  "as soon as the binary is in place",
+                  fs_is_file(path) ? "upgrade binary is not executable; the node is left as it "
+                                     "is and the upgrade proceeds once it is (chmod +x)"
+                                   : "upgrade binary is missing; the node is left as it is and "
+                                     "the upgrade proceeds as soon as the binary is in place",
                   LF_STR("name", self->pending.name), LF_STR("expected", path));
     }
     return false;
@@ -138,11 +140,11 @@ static int s_switch(runner_t *self)
     char target[PATH_MAX];
     const char *name = self->pending.name;
     if (layout_link_target(name, target, sizeof target, &err) != 0 ||
-        journal_set_step(self->journal, name, "switching", &err) != 0 ||
+        journal_set_step(self->journal, name, self->pending.height, "switching", &err) != 0 ||
         journal_save(self->journal, &err) != 0 ||
         fs_symlink_replace(target, self->layout.current, &err) != 0 ||
         journal_record_applied(self->journal, name, self->pending.height, &err) != 0 ||
-        journal_set_step(self->journal, NULL, NULL, &err) != 0 ||
+        journal_set_step(self->journal, NULL, 0, NULL, &err) != 0 ||
         journal_save(self->journal, &err) != 0) {
         log_error(COMPONENT, "switch failed", LF_STR("name", name), LF_STR("error", err.msg));
         return -1;
@@ -273,10 +275,9 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
 
 static void s_on_state(node_state_t from, node_state_t to, void *arg)
 {
-    runner_t *self = arg;
-    log_info("node", "state", LF_STR("from", supervisor_state_name(from)),
-             LF_STR("to", supervisor_state_name(to)));
-    s_kick(self);
+    (void)from;
+    (void)to;
+    s_kick(arg);
 }
 
 static int s_on_signal(zloop_t *loop, zmq_pollitem_t *item, void *arg)
@@ -323,9 +324,9 @@ static int s_recover_journal(runner_t *self, wv_err_t *err)
     log_warn(COMPONENT, "an earlier agent stopped in the middle of an upgrade",
              LF_STR("name", name), LF_STR("step", step), LF_STR("current", current));
     if (strcmp(current, name) == 0 && !journal_applied(self->journal, name) &&
-        journal_record_applied(self->journal, name, 0, err) != 0)
+        journal_record_applied(self->journal, name, journal_step_height(self->journal), err) != 0)
         return -1;
-    if (journal_set_step(self->journal, NULL, NULL, err) != 0)
+    if (journal_set_step(self->journal, NULL, 0, NULL, err) != 0)
         return -1;
     return journal_save(self->journal, err);
 }

@@ -101,8 +101,8 @@ static void s_fire(supervisor_t *self, node_event_t ev)
         node_state_t from = self->state;
         self->state = t->next;
         if (from != t->next) {
-            log_debug(COMPONENT, "transition", LF_STR("from", s_state_names[from]),
-                      LF_STR("event", s_event_names[ev]), LF_STR("to", s_state_names[t->next]));
+            log_info(COMPONENT, "node state", LF_STR("from", s_state_names[from]),
+                     LF_STR("event", s_event_names[ev]), LF_STR("to", s_state_names[t->next]));
             if (self->opts.on_state != NULL)
                 self->opts.on_state(from, t->next, self->opts.arg);
         }

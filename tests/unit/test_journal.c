@@ -122,7 +122,7 @@ static void test_step_of_an_upgrade_in_progress(void **state)
     fixture_t *fx = *state;
     wv_err_t err = {{0}};
     journal_t *journal = s_load(fx->path);
-    assert_int_equal(journal_set_step(journal, "v2", "switching", &err), 0);
+    assert_int_equal(journal_set_step(journal, "v2", 100, "switching", &err), 0);
     assert_string_equal(journal_step(journal), "switching");
     assert_string_equal(journal_step_upgrade(journal), "v2");
     assert_int_equal(journal_save(journal, &err), 0);
@@ -132,10 +132,11 @@ static void test_step_of_an_upgrade_in_progress(void **state)
     journal = s_load(fx->path);
     assert_string_equal(journal_step(journal), "switching");
     assert_string_equal(journal_step_upgrade(journal), "v2");
+    assert_int_equal(journal_step_height(journal), 100);
 
     /* done: the step is cleared, and stays cleared after a reload */
     assert_int_equal(journal_record_applied(journal, "v2", 1000, &err), 0);
-    assert_int_equal(journal_set_step(journal, "v2", "", &err), 0);
+    assert_int_equal(journal_set_step(journal, "v2", 100, "", &err), 0);
     assert_string_equal(journal_step(journal), "");
     assert_string_equal(journal_step_upgrade(journal), "");
     assert_int_equal(journal_save(journal, &err), 0);

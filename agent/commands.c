@@ -108,13 +108,32 @@ int cmd_init(const wv_config_t *cfg, int argc, char **argv)
     return EXIT_OK;
 }
 
+/* Parses the only option of version/config/status-like commands: [--json]. */
+static int s_json_flag(const char *cmd, int argc, char **argv, bool *json)
+{
+    *json = argc == 1 && strcmp(argv[0], "--json") == 0;
+    if (argc > 0 && !*json) {
+        fprintf(stderr, "wemixvisor %s: unknown argument %s (only --json)\n", cmd, argv[0]);
+        return -1;
+    }
+    return 0;
+}
+
+/* Prints a JSON document on stdout and releases it. */
+static void s_print_json(json_t *doc)
+{
+    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (text != NULL)
+        printf("%s\n", text);
+    free(text);
+    json_decref(doc);
+}
+
 int cmd_version(const wv_config_t *cfg, int argc, char **argv)
 {
-    bool json = argc == 1 && strcmp(argv[0], "--json") == 0;
-    if (argc > 0 && !json) {
-        fprintf(stderr, "wemixvisor version: unknown argument %s (only --json)\n", argv[0]);
+    bool json;
+    if (s_json_flag("version", argc, argv, &json) != 0)
         return EXIT_USAGE;
-    }
     json_t *out = json_pack("{s:s}", "wemixvisor", WV_VERSION);
     if (!json)
         printf("wemixvisor %s\n", WV_VERSION);
@@ -137,23 +156,18 @@ int cmd_version(const wv_config_t *cfg, int argc, char **argv)
                 json_pack("{s:s, s:s, s:s}", "name", l.name, "version", ver, "current", name));
         }
     }
-    if (json) {
-        char *text = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        if (text != NULL)
-            printf("%s\n", text);
-        free(text);
-    }
-    json_decref(out);
+    if (json)
+        s_print_json(out);
+    else
+        json_decref(out);
     return rc;
 }
 
 int cmd_config(const wv_config_t *cfg, int argc, char **argv)
 {
-    bool json = argc == 1 && strcmp(argv[0], "--json") == 0;
-    if (argc > 0 && !json) {
-        fprintf(stderr, "wemixvisor config: unknown argument %s (only --json)\n", argv[0]);
+    bool json;
+    if (s_json_flag("config", argc, argv, &json) != 0)
         return EXIT_USAGE;
-    }
     json_t *vars = json_object();
     if (!json && cfg->file != NULL)
         printf("# config file: %s\n", cfg->file);
@@ -172,12 +186,9 @@ int cmd_config(const wv_config_t *cfg, int argc, char **argv)
     }
     json_t *out = json_pack("{s:o?, s:o}", "file", cfg->file ? json_string(cfg->file) : json_null(),
                             "variables", vars);
-    if (json) {
-        char *text = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        if (text != NULL)
-            printf("%s\n", text);
-        free(text);
-    }
-    json_decref(out);
+    if (json)
+        s_print_json(out);
+    else
+        json_decref(out);
     return EXIT_OK;
 }

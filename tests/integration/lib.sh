@@ -132,6 +132,16 @@ current_is() { [ "$(current_target)" = "$1" ]; }
 node_height() { cat "$DATA/fakenode.height" 2>/dev/null || echo 0; }
 height_at_least() { [ "$(node_height)" -ge "$1" ]; }
 
+# wait_agent_exit SECONDS WHAT: waits for the agent to exit by itself; sets AGENT_RC.
+wait_agent_exit() {
+  wait_quiet_exit "$AGENT_PID" "$1" || fail "agent did not exit $2"
+  set +e
+  wait "$AGENT_PID"
+  AGENT_RC=$?
+  set -e
+  AGENT_PID=
+}
+
 # stop_agent: SIGTERM and wait for a clean exit; sets AGENT_RC.
 stop_agent() {
   kill -TERM "$AGENT_PID"

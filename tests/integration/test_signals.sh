@@ -13,13 +13,8 @@ wait_for "SIGQUIT forwarded" 10 grep -q '"sigquit"' "$EVENTS"
 kill -0 "$AGENT_PID" || fail "agent died of SIGQUIT"
 
 kill -INT "$AGENT_PID"
-wait_quiet_exit "$AGENT_PID" 20 || fail "agent did not exit on SIGINT"
-set +e
-wait "$AGENT_PID"
-rc=$?
-set -e
-AGENT_PID=
-[ "$rc" -eq 0 ] || fail "exit code $rc after SIGINT"
+wait_agent_exit 20 "on SIGINT"
+[ "$AGENT_RC" -eq 0 ] || fail "exit code $AGENT_RC after SIGINT"
 [ "$(events_count event sigterm)" -eq 1 ] || fail "node was not stopped gracefully"
 if pgrep -g "$node_pid" >/dev/null; then fail "processes of the node's group are left"; fi
 pass

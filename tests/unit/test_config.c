@@ -2,26 +2,14 @@
  * Not tested here: the parsers' every corner (test_value.c), nor `wemixvisor config` output. */
 #include "config.h"
 #include "fsutil.h"
+#include "testutil.h"
 
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
-
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define ALIAS_CUSTOM_PREUPGRADE "WEMIXVISOR_CUSTOM_PREUPGRADE"
-
-#define assert_contains(text, part)                                                                \
-    do {                                                                                           \
-        if (strstr((text), (part)) == NULL)                                                        \
-            fail_msg("\"%s\" does not contain \"%s\"", (text), (part));                            \
-    } while (0)
 
 /* Each test gets an empty environment (for the agent's variables) and a fresh DAEMON_HOME. */
 typedef struct {
@@ -36,21 +24,12 @@ static void s_clear_environment(void)
     unsetenv(ALIAS_CUSTOM_PREUPGRADE);
 }
 
-static int s_remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int s_setup(void **state)
 {
     fixture_t *fx = calloc(1, sizeof *fx);
     if (fx == NULL)
         return -1;
-    snprintf(fx->home, sizeof fx->home, "/tmp/wv-test-config-XXXXXX");
-    if (mkdtemp(fx->home) == NULL) {
+    if (tu_mkdtemp(fx->home, sizeof fx->home) != 0) {
         free(fx);
         return -1;
     }
@@ -64,7 +43,7 @@ static int s_teardown(void **state)
 {
     fixture_t *fx = *state;
     s_clear_environment();
-    nftw(fx->home, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tu_rm_rf(fx->home);
     free(fx);
     return 0;
 }
@@ -76,9 +55,9 @@ static void s_write_file(const char *path, const char *json)
     snprintf(dir, sizeof dir, "%s", path);
     *strrchr(dir, '/') = '\0';
     wv_err_t err = {{0}};
-    if (fs_mkdir_p(dir, 0755, &err) != 0 ||
-        fs_write_atomic(path, json, strlen(json), 0644, &err) != 0)
+    if (fs_mkdir_p(dir, 0755, &err) != 0)
         fail_msg("%s", err.msg);
+    tu_write_file(path, json, 0644);
 }
 
 /* The usual start: the two variables that have no default. */
@@ -237,11 +216,11 @@ static void test_explicit_file_must_exist_and_be_absolute(void **state)
     wv_config_t cfg;
     wv_err_t err = {{0}};
     assert_int_equal(config_load(&cfg, missing, &err), -1);
-    assert_contains(err.msg, missing);
+    tu_assert_contains(err.msg, missing);
 
     assert_int_equal(config_load(&cfg, "etc/agent.json", &err), -1);
-    assert_contains(err.msg, "--config");
-    assert_contains(err.msg, "absolute path");
+    tu_assert_contains(err.msg, "--config");
+    tu_assert_contains(err.msg, "absolute path");
 }
 
 static void test_file_refuses_unknown_keys_naming_them(void **state)
@@ -252,8 +231,8 @@ static void test_file_refuses_unknown_keys_naming_them(void **state)
     wv_config_t cfg;
     wv_err_t err = {{0}};
     assert_int_equal(config_load(&cfg, NULL, &err), -1);
-    assert_contains(err.msg, "unknown key \"DAEMON_POLL_INTERVALL\"");
-    assert_contains(err.msg, fx->config_json);
+    tu_assert_contains(err.msg, "unknown key \"DAEMON_POLL_INTERVALL\"");
+    tu_assert_contains(err.msg, fx->config_json);
     assert_null(cfg.home); /* on error nothing is kept */
 }
 
@@ -265,13 +244,13 @@ static void test_file_refuses_invalid_json_naming_the_file(void **state)
     wv_config_t cfg;
     wv_err_t err = {{0}};
     assert_int_equal(config_load(&cfg, NULL, &err), -1);
-    assert_contains(err.msg, fx->config_json);
-    assert_contains(err.msg, "fix the JSON");
+    tu_assert_contains(err.msg, fx->config_json);
+    tu_assert_contains(err.msg, "fix the JSON");
 
     s_write_file(fx->config_json, "[\"DAEMON_POLL_INTERVAL\"]");
     assert_int_equal(config_load(&cfg, NULL, &err), -1);
-    assert_contains(err.msg, fx->config_json);
-    assert_contains(err.msg, "JSON object");
+    tu_assert_contains(err.msg, fx->config_json);
+    tu_assert_contains(err.msg, "JSON object");
 }
 
 static void test_file_refuses_bad_values_naming_key_and_file(void **state)
@@ -283,15 +262,15 @@ static void test_file_refuses_bad_values_naming_key_and_file(void **state)
 
     s_write_file(fx->config_json, "{\"DAEMON_MAX_RESTARTS\": 5000}");
     assert_int_equal(config_load(&cfg, NULL, &err), -1);
-    assert_contains(err.msg, "DAEMON_MAX_RESTARTS");
-    assert_contains(err.msg, fx->config_json);
-    assert_contains(err.msg, "5000");
+    tu_assert_contains(err.msg, "DAEMON_MAX_RESTARTS");
+    tu_assert_contains(err.msg, fx->config_json);
+    tu_assert_contains(err.msg, "5000");
 
     /* a JSON number where a duration is expected: durations need their unit */
     s_write_file(fx->config_json, "{\"DAEMON_POLL_INTERVAL\": 5}");
     assert_int_equal(config_load(&cfg, NULL, &err), -1);
-    assert_contains(err.msg, "DAEMON_POLL_INTERVAL must be a string");
-    assert_contains(err.msg, fx->config_json);
+    tu_assert_contains(err.msg, "DAEMON_POLL_INTERVAL must be a string");
+    tu_assert_contains(err.msg, fx->config_json);
 }
 
 static void test_environment_refuses_bad_values_naming_the_variable(void **state)
@@ -302,8 +281,8 @@ static void test_environment_refuses_bad_values_naming_the_variable(void **state
     wv_config_t cfg;
     wv_err_t err = {{0}};
     assert_int_equal(config_load(&cfg, NULL, &err), -1);
-    assert_contains(err.msg, "DAEMON_SHUTDOWN_GRACE=\"30\"");
-    assert_contains(err.msg, "ms, s, m or h");
+    tu_assert_contains(err.msg, "DAEMON_SHUTDOWN_GRACE=\"30\"");
+    tu_assert_contains(err.msg, "ms, s, m or h");
 }
 
 static void test_relative_home_is_refused(void **state)
@@ -313,8 +292,8 @@ static void test_relative_home_is_refused(void **state)
     wv_config_t cfg;
     wv_err_t err = {{0}};
     assert_int_equal(config_load(&cfg, NULL, &err), -1);
-    assert_contains(err.msg, "DAEMON_HOME=\"var/lib/wemixd\"");
-    assert_contains(err.msg, "absolute path");
+    tu_assert_contains(err.msg, "DAEMON_HOME=\"var/lib/wemixd\"");
+    tu_assert_contains(err.msg, "absolute path");
 }
 
 static void test_daemon_name_must_be_a_plain_file_name(void **state)
@@ -329,8 +308,8 @@ static void test_daemon_name_must_be_a_plain_file_name(void **state)
         assert_int_equal(config_load(&cfg, NULL, &err), -1);
         char quoted[64];
         snprintf(quoted, sizeof quoted, "DAEMON_NAME=\"%s\"", refused[i]);
-        assert_contains(err.msg, quoted);
-        assert_contains(err.msg, "plain file name");
+        tu_assert_contains(err.msg, quoted);
+        tu_assert_contains(err.msg, "plain file name");
     }
     wv_err_t err = {{0}};
     assert_int_equal(config_check_daemon_name("wemixd-1.0_rc", &err), 0);
@@ -370,13 +349,13 @@ static void test_require_home_names_what_is_missing(void **state)
     wv_err_t err = {{0}};
     assert_int_equal(config_load(&cfg, NULL, &err), 0); /* loading alone requires nothing */
     assert_int_equal(config_require_home(&cfg, &err), -1);
-    assert_contains(err.msg, "DAEMON_HOME is not set");
+    tu_assert_contains(err.msg, "DAEMON_HOME is not set");
     config_free(&cfg);
 
     setenv("DAEMON_HOME", fx->home, 1);
     assert_int_equal(config_load(&cfg, NULL, &err), 0);
     assert_int_equal(config_require_home(&cfg, &err), -1);
-    assert_contains(err.msg, "DAEMON_NAME is not set");
+    tu_assert_contains(err.msg, "DAEMON_NAME is not set");
     config_free(&cfg);
 
     setenv("DAEMON_NAME", "wemixd", 1);

@@ -1,15 +1,9 @@
 /* Unit tests of shared/fsutil.h: joins, directories, atomic writes and copies, bounded reads and
  * symlink switches, on a temp dir. Not tested here: crash safety (fsync) and full disks. */
 #include "fsutil.h"
-
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "testutil.h"
 
 #include <dirent.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,52 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define assert_contains(text, part)                                                                \
-    do {                                                                                           \
-        if (strstr((text), (part)) == NULL)                                                        \
-            fail_msg("\"%s\" does not contain \"%s\"", (text), (part));                            \
-    } while (0)
-
-static int s_remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-/* Each test works in its own temp dir, passed as *state. */
-static int s_make_tmpdir(void **state)
-{
-    char *dir = strdup("/tmp/wv-test-fsutil-XXXXXX");
-    if (dir == NULL || mkdtemp(dir) == NULL) {
-        free(dir);
-        return -1;
-    }
-    *state = dir;
-    return 0;
-}
-
-static int s_remove_tmpdir(void **state)
-{
-    nftw(*state, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(*state);
-    return 0;
-}
-
 static void s_path(char *buf, const char *dir, const char *name)
 {
     snprintf(buf, PATH_MAX, "%s/%s", dir, name);
-}
-
-/* Writes a file with plain stdio, so that the functions under test are not their own fixture. */
-static void s_write_plain(const char *path, const char *text, mode_t mode)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
-    assert_int_equal(chmod(path, mode), 0);
 }
 
 static mode_t s_mode(const char *path)
@@ -108,8 +59,8 @@ static void test_join_refuses_what_does_not_fit(void **state)
     wv_err_t err = {{0}};
     assert_int_equal(fs_join(buf, sizeof buf, &err, "/home", "abcde", NULL), 0); /* 11 bytes */
     assert_int_equal(fs_join(buf, sizeof buf, &err, "/home", "abcdef", NULL), -1);
-    assert_contains(err.msg, "path too long");
-    assert_contains(err.msg, "/home");
+    tu_assert_contains(err.msg, "path too long");
+    tu_assert_contains(err.msg, "/home");
 }
 
 static void test_mkdir_p_creates_parents_and_accepts_existing_dirs(void **state)
@@ -130,13 +81,13 @@ static void test_mkdir_p_refuses_a_file_in_the_way(void **state)
     char file[PATH_MAX], below[PATH_MAX];
     s_path(file, dir, "data");
     s_path(below, dir, "data/backups");
-    s_write_plain(file, "not a directory", 0644);
+    tu_write_file(file, "not a directory", 0644);
     wv_err_t err = {{0}};
     assert_int_equal(fs_mkdir_p(file, 0755, &err), -1);
-    assert_contains(err.msg, file);
-    assert_contains(err.msg, "not a directory");
+    tu_assert_contains(err.msg, file);
+    tu_assert_contains(err.msg, "not a directory");
     assert_int_equal(fs_mkdir_p(below, 0755, &err), -1);
-    assert_contains(err.msg, file);
+    tu_assert_contains(err.msg, file);
 }
 
 static void test_write_atomic_writes_content_and_mode_and_leaves_no_temp(void **state)
@@ -165,7 +116,7 @@ static void test_write_atomic_replaces_an_existing_file(void **state)
     const char *dir = *state;
     char path[PATH_MAX];
     s_path(path, dir, "state.json");
-    s_write_plain(path, "old content, longer than the new one", 0644);
+    tu_write_file(path, "old content, longer than the new one", 0644);
     wv_err_t err = {{0}};
     assert_int_equal(fs_write_atomic(path, "new", 3, 0600, &err), 0);
 
@@ -187,7 +138,7 @@ static void test_write_atomic_fails_in_a_missing_directory(void **state)
     s_path(path, dir, "missing/state.json");
     wv_err_t err = {{0}};
     assert_int_equal(fs_write_atomic(path, "x", 1, 0600, &err), -1);
-    assert_contains(err.msg, path);
+    tu_assert_contains(err.msg, path);
 }
 
 static void test_copy_file_copies_content_and_sets_mode(void **state)
@@ -230,7 +181,7 @@ static void test_copy_file_refuses_a_missing_source(void **state)
     s_path(dst, dir, "copy");
     wv_err_t err = {{0}};
     assert_int_equal(fs_copy_file(src, dst, 0755, &err), -1);
-    assert_contains(err.msg, src);
+    tu_assert_contains(err.msg, src);
     assert_false(fs_is_file(dst));
 }
 
@@ -239,7 +190,7 @@ static void test_read_file_reads_up_to_max_bytes(void **state)
     const char *dir = *state;
     char path[PATH_MAX];
     s_path(path, dir, "upgrade-info.json");
-    s_write_plain(path, "0123456789", 0644);
+    tu_write_file(path, "0123456789", 0644);
     char *text = NULL;
     size_t len = 0;
     wv_err_t err = {{0}};
@@ -252,8 +203,8 @@ static void test_read_file_reads_up_to_max_bytes(void **state)
     text = NULL;
     assert_int_equal(fs_read_file(path, 9, &text, &len, &err), -1);
     assert_null(text);
-    assert_contains(err.msg, path);
-    assert_contains(err.msg, "larger than 9 bytes");
+    tu_assert_contains(err.msg, path);
+    tu_assert_contains(err.msg, "larger than 9 bytes");
 }
 
 static void test_read_file_refuses_missing_files_and_directories(void **state)
@@ -264,12 +215,12 @@ static void test_read_file_refuses_missing_files_and_directories(void **state)
     char *text = NULL;
     wv_err_t err = {{0}};
     assert_int_equal(fs_read_file(missing, 1024, &text, NULL, &err), -1);
-    assert_contains(err.msg, missing);
-    assert_contains(err.msg, "No such file");
+    tu_assert_contains(err.msg, missing);
+    tu_assert_contains(err.msg, "No such file");
 
     assert_int_equal(fs_read_file(dir, 1024, &text, NULL, &err), -1);
-    assert_contains(err.msg, dir);
-    assert_contains(err.msg, "not a regular file");
+    tu_assert_contains(err.msg, dir);
+    tu_assert_contains(err.msg, "not a regular file");
     assert_null(text);
 }
 
@@ -308,11 +259,11 @@ static void test_symlink_replace_refuses_to_replace_a_regular_file(void **state)
     const char *dir = *state;
     char link[PATH_MAX];
     s_path(link, dir, "current");
-    s_write_plain(link, "someone's file", 0644);
+    tu_write_file(link, "someone's file", 0644);
     wv_err_t err = {{0}};
     assert_int_equal(fs_symlink_replace("upgrades/v2", link, &err), -1);
-    assert_contains(err.msg, link);
-    assert_contains(err.msg, "not a symlink");
+    tu_assert_contains(err.msg, link);
+    tu_assert_contains(err.msg, "not a symlink");
     assert_true(fs_is_file(link)); /* untouched */
 
     char names[256];
@@ -326,15 +277,15 @@ static void test_readlink_refuses_non_links_and_small_buffers(void **state)
     char file[PATH_MAX], link[PATH_MAX];
     s_path(file, dir, "file");
     s_path(link, dir, "link");
-    s_write_plain(file, "x", 0644);
+    tu_write_file(file, "x", 0644);
     wv_err_t err = {{0}};
     char target[8];
     assert_int_equal(fs_readlink(file, target, sizeof target, &err), -1);
-    assert_contains(err.msg, file);
+    tu_assert_contains(err.msg, file);
 
     assert_int_equal(fs_symlink_replace("upgrades/v2", link, &err), 0);
     assert_int_equal(fs_readlink(link, target, sizeof target, &err), -1);
-    assert_contains(err.msg, "too long");
+    tu_assert_contains(err.msg, "too long");
 }
 
 static void test_is_executable_needs_a_regular_file_with_an_x_bit(void **state)
@@ -345,9 +296,9 @@ static void test_is_executable_needs_a_regular_file_with_an_x_bit(void **state)
     s_path(data, dir, "README");
     s_path(owner_only, dir, "private");
     s_path(missing, dir, "missing");
-    s_write_plain(bin, "#!/bin/sh\n", 0755);
-    s_write_plain(data, "text", 0644);
-    s_write_plain(owner_only, "#!/bin/sh\n", 0700);
+    tu_write_file(bin, "#!/bin/sh\n", 0755);
+    tu_write_file(data, "text", 0644);
+    tu_write_file(owner_only, "#!/bin/sh\n", 0700);
 
     assert_true(fs_is_executable(bin));
     assert_true(fs_is_executable(owner_only));
@@ -362,7 +313,8 @@ static void test_is_executable_needs_a_regular_file_with_an_x_bit(void **state)
 
 int main(void)
 {
-#define TEST(fn) cmocka_unit_test_setup_teardown(fn, s_make_tmpdir, s_remove_tmpdir)
+/* Each test works in its own temp dir, passed as *state. */
+#define TEST(fn) cmocka_unit_test_setup_teardown(fn, tu_tmpdir_setup, tu_tmpdir_teardown)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_join_puts_one_slash_between_parts),
         cmocka_unit_test(test_join_refuses_what_does_not_fit),

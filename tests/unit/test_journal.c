@@ -2,25 +2,13 @@
  * step an upgrade reached, across a save and a reload. Not tested here: who writes which step. */
 #include "journal.h"
 #include "fsutil.h"
+#include "testutil.h"
 
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
-
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-#define assert_contains(text, part)                                                                \
-    do {                                                                                           \
-        if (strstr((text), (part)) == NULL)                                                        \
-            fail_msg("\"%s\" does not contain \"%s\"", (text), (part));                            \
-    } while (0)
 
 /* A temp dir and the journal path in it (the file does not exist at the start). */
 typedef struct {
@@ -28,21 +16,12 @@ typedef struct {
     char path[PATH_MAX];
 } fixture_t;
 
-static int s_remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int s_setup(void **state)
 {
     fixture_t *fx = calloc(1, sizeof *fx);
     if (fx == NULL)
         return -1;
-    snprintf(fx->dir, sizeof fx->dir, "/tmp/wv-test-journal-XXXXXX");
-    if (mkdtemp(fx->dir) == NULL) {
+    if (tu_mkdtemp(fx->dir, sizeof fx->dir) != 0) {
         free(fx);
         return -1;
     }
@@ -54,7 +33,7 @@ static int s_setup(void **state)
 static int s_teardown(void **state)
 {
     fixture_t *fx = *state;
-    nftw(fx->dir, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tu_rm_rf(fx->dir);
     free(fx);
     return 0;
 }
@@ -190,8 +169,8 @@ static void test_corrupt_file_is_refused_naming_it(void **state)
         journal_t *journal = journal_load(fx->path, &err);
         if (journal != NULL)
             fail_msg("accepted: %s", corrupt[i]);
-        assert_contains(err.msg, fx->path);
-        assert_contains(err.msg, "is corrupt");
+        tu_assert_contains(err.msg, fx->path);
+        tu_assert_contains(err.msg, "is corrupt");
     }
 }
 
@@ -203,8 +182,8 @@ static void test_save_failure_says_what_was_being_saved(void **state)
     wv_err_t err = {{0}};
     journal_t *journal = s_load(path);
     assert_int_equal(journal_save(journal, &err), -1);
-    assert_contains(err.msg, "saving the journal");
-    assert_contains(err.msg, path);
+    tu_assert_contains(err.msg, "saving the journal");
+    tu_assert_contains(err.msg, path);
     journal_destroy(&journal);
 }
 

@@ -2,31 +2,11 @@
  * reading the `current` symlink. Not tested here: switching `current` (that is fsutil's job). */
 #include "layout.h"
 #include "fsutil.h"
+#include "testutil.h"
 
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
-
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define assert_contains(text, part)                                                                \
-    do {                                                                                           \
-        if (strstr((text), (part)) == NULL)                                                        \
-            fail_msg("\"%s\" does not contain \"%s\"", (text), (part));                            \
-    } while (0)
-
-static int s_remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 /* A layout over a fresh temp home, created on disk. */
 typedef struct {
@@ -39,10 +19,9 @@ static int s_setup_home(void **state)
     fixture_t *fx = calloc(1, sizeof *fx);
     if (fx == NULL)
         return -1;
-    snprintf(fx->home, sizeof fx->home, "/tmp/wv-test-layout-XXXXXX");
     wv_config_t cfg = {.home = fx->home, .name = "wemixd"};
     wv_err_t err;
-    if (mkdtemp(fx->home) == NULL || layout_init(&fx->layout, &cfg, &err) != 0 ||
+    if (tu_mkdtemp(fx->home, sizeof fx->home) != 0 || layout_init(&fx->layout, &cfg, &err) != 0 ||
         layout_create(&fx->layout, &err) != 0) {
         free(fx);
         return -1;
@@ -54,7 +33,7 @@ static int s_setup_home(void **state)
 static int s_teardown_home(void **state)
 {
     fixture_t *fx = *state;
-    nftw(fx->home, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tu_rm_rf(fx->home);
     free(fx);
     return 0;
 }
@@ -85,10 +64,10 @@ static void test_init_requires_home_and_name(void **state)
     wv_err_t err = {{0}};
     wv_config_t no_home = {.name = "wemixd"};
     assert_int_equal(layout_init(&l, &no_home, &err), -1);
-    assert_contains(err.msg, "DAEMON_HOME is not set");
+    tu_assert_contains(err.msg, "DAEMON_HOME is not set");
     wv_config_t no_name = {.home = "/var/lib/node"};
     assert_int_equal(layout_init(&l, &no_name, &err), -1);
-    assert_contains(err.msg, "DAEMON_NAME is not set");
+    tu_assert_contains(err.msg, "DAEMON_NAME is not set");
 }
 
 static void test_upgrade_names_that_are_accepted(void **state)
@@ -131,8 +110,8 @@ static void test_upgrade_names_that_could_escape_or_confuse_are_refused(void **s
         wv_err_t err = {{0}};
         if (upgrade_name_check(refused[i].name, &err) != -1)
             fail_msg("\"%s\" accepted", refused[i].name);
-        assert_contains(err.msg, "upgrade name");
-        assert_contains(err.msg, refused[i].says);
+        tu_assert_contains(err.msg, "upgrade name");
+        tu_assert_contains(err.msg, refused[i].says);
     }
 }
 
@@ -162,13 +141,13 @@ static void test_upgrade_paths_and_link_targets(void **state)
 
     /* a name from an upgrade file never becomes a path outside upgrades/ */
     assert_int_equal(layout_upgrade_bin(&l, "../../etc", buf, sizeof buf, &err), -1);
-    assert_contains(err.msg, "upgrade name \"../../etc\"");
+    tu_assert_contains(err.msg, "upgrade name \"../../etc\"");
     assert_int_equal(layout_link_target("../evil", buf, sizeof buf, &err), -1);
-    assert_contains(err.msg, "upgrade name \"../evil\"");
+    tu_assert_contains(err.msg, "upgrade name \"../evil\"");
 
     char small[16];
     assert_int_equal(layout_link_target("v2.0.0-long-name", small, sizeof small, &err), -1);
-    assert_contains(err.msg, "too long");
+    tu_assert_contains(err.msg, "too long");
 }
 
 static void test_create_makes_the_directories_but_not_current(void **state)
@@ -212,13 +191,13 @@ static void test_current_upgrade_refuses_a_missing_link_or_a_file(void **state)
     wv_err_t err = {{0}};
 
     assert_int_equal(layout_current_upgrade(l, name, sizeof name, &err), -1);
-    assert_contains(err.msg, l->current);
-    assert_contains(err.msg, "No such file");
+    tu_assert_contains(err.msg, l->current);
+    tu_assert_contains(err.msg, "No such file");
 
     assert_int_equal(fs_write_atomic(l->current, "x", 1, 0644, &err), 0);
     assert_int_equal(layout_current_upgrade(l, name, sizeof name, &err), -1);
-    assert_contains(err.msg, l->current);
-    assert_contains(err.msg, "not a symlink");
+    tu_assert_contains(err.msg, l->current);
+    tu_assert_contains(err.msg, "not a symlink");
 }
 
 static void test_current_upgrade_refuses_links_to_anywhere_else(void **state)
@@ -234,8 +213,8 @@ static void test_current_upgrade_refuses_links_to_anywhere_else(void **state)
         assert_int_equal(fs_symlink_replace(elsewhere[i], l->current, &err), 0);
         if (layout_current_upgrade(l, name, sizeof name, &err) != -1)
             fail_msg("current -> %s accepted as \"%s\"", elsewhere[i], name);
-        assert_contains(err.msg, elsewhere[i]);
-        assert_contains(err.msg, "neither genesis nor upgrades/<name>");
+        tu_assert_contains(err.msg, elsewhere[i]);
+        tu_assert_contains(err.msg, "neither genesis nor upgrades/<name>");
     }
 }
 

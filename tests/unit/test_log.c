@@ -1,12 +1,7 @@
 /* Unit tests of shared/log.h: the text and JSON line formats, level and format names, and
  * log_emit's level filter, read back through a pipe. Not tested here: concurrent writers. */
 #include "log.h"
-
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "testutil.h"
 
 #include <ctype.h>
 #include <fcntl.h>
@@ -17,12 +12,6 @@
 
 #define LINE_MAX_TEST 8192 /* log.c's LOG_LINE_MAX: longer lines are cut */
 #define TIMESTAMP_LEN 24   /* 2024-05-01T12:34:56.789Z */
-
-#define assert_contains(text, part)                                                                \
-    do {                                                                                           \
-        if (strstr((text), (part)) == NULL)                                                        \
-            fail_msg("\"%s\" does not contain \"%s\"", (text), (part));                            \
-    } while (0)
 
 /* RFC 3339 UTC with milliseconds: each 'd' of the template is a digit, the rest literal. */
 static bool s_is_timestamp(const char *t, size_t len)

@@ -1,25 +1,11 @@
 /* Unit tests of agent/nodeversion.h: finding a version in a node's output, and asking small shell
  * scripts standing in for node binaries. Not tested here: the 5 s time-out of a hanging binary. */
 #include "nodeversion.h"
-#include "fsutil.h"
+#include "testutil.h"
 
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
-
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-
-#define assert_contains(text, part)                                                                \
-    do {                                                                                           \
-        if (strstr((text), (part)) == NULL)                                                        \
-            fail_msg("\"%s\" does not contain \"%s\"", (text), (part));                            \
-    } while (0)
 
 static void test_parse_finds_the_first_version_token(void **state)
 {
@@ -62,40 +48,11 @@ static void test_parse_finds_nothing_in_text_without_a_version(void **state)
     }
 }
 
-/* The scripts live in a temp dir, passed as *state. */
-static int s_remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static int s_make_tmpdir(void **state)
-{
-    char *dir = strdup("/tmp/wv-test-nodeversion-XXXXXX");
-    if (dir == NULL || mkdtemp(dir) == NULL) {
-        free(dir);
-        return -1;
-    }
-    *state = dir;
-    return 0;
-}
-
-static int s_remove_tmpdir(void **state)
-{
-    nftw(*state, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(*state);
-    return 0;
-}
-
 /* Writes an executable script `name` in dir; its path goes to path. */
 static void s_write_script(const char *dir, const char *name, const char *body, char *path)
 {
     snprintf(path, PATH_MAX, "%s/%s", dir, name);
-    wv_err_t err = {{0}};
-    if (fs_write_atomic(path, body, strlen(body), 0755, &err) != 0)
-        fail_msg("%s", err.msg);
+    tu_write_file(path, body, 0755);
 }
 
 static void test_detect_asks_version_first(void **state)
@@ -136,8 +93,8 @@ static void test_detect_fails_when_nothing_is_printed(void **state)
     char version[64] = "";
     wv_err_t err = {{0}};
     assert_int_equal(nodeversion_detect(node, version, sizeof version, &err), -1);
-    assert_contains(err.msg, node);
-    assert_contains(err.msg, "printed no version");
+    tu_assert_contains(err.msg, node);
+    tu_assert_contains(err.msg, "printed no version");
 }
 
 static void test_detect_fails_on_a_missing_binary(void **state)
@@ -149,13 +106,14 @@ static void test_detect_fails_on_a_missing_binary(void **state)
     assert_int_equal(nodeversion_detect(node, version, sizeof version, &err), -1);
     /* "cannot start <node>: No such file...", or, where posix_spawn cannot see the exec fail
      * (under valgrind), exit code 127 and "<node> printed no version": the binary is named */
-    assert_contains(err.msg, node);
+    tu_assert_contains(err.msg, node);
     assert_string_equal(version, "");
 }
 
 int main(void)
 {
-#define SCRIPT_TEST(fn) cmocka_unit_test_setup_teardown(fn, s_make_tmpdir, s_remove_tmpdir)
+/* The scripts live in a temp dir, passed as *state. */
+#define SCRIPT_TEST(fn) cmocka_unit_test_setup_teardown(fn, tu_tmpdir_setup, tu_tmpdir_teardown)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_finds_the_first_version_token),
         cmocka_unit_test(test_parse_finds_nothing_in_text_without_a_version),

@@ -1,17 +1,10 @@
 /* Unit tests of agent/supervisor.h: a real supervisor on a zloop, /bin/sh scripts as the node and
  * SIGCHLD read through a signalfd as in runner.c. Not tested here: upgrades, the 60 s reset. */
-#include "fsutil.h"
 #include "proc.h"
 #include "supervisor.h"
-
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "testutil.h"
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -140,20 +133,11 @@ static int s_on_deadline(zloop_t *loop, int timer_id, void *arg)
     return -1;
 }
 
-static int s_remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int s_setup(void **state)
 {
     fixture_t *fx = calloc(1, sizeof *fx);
     if (fx == NULL)
         return -1;
-    snprintf(fx->dir, sizeof fx->dir, "/tmp/wv-test-supervisor-XXXXXX");
     fx->sigfd = -1;
     fx->out[0] = fx->out[1] = -1;
     *state = fx;
@@ -163,7 +147,7 @@ static int s_setup(void **state)
     sigaddset(&chld, SIGCHLD);
     fx->sigfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
     fx->loop = zloop_new();
-    if (mkdtemp(fx->dir) == NULL || fx->sigfd < 0 || fx->loop == NULL ||
+    if (tu_mkdtemp(fx->dir, sizeof fx->dir) != 0 || fx->sigfd < 0 || fx->loop == NULL ||
         pipe2(fx->out, O_CLOEXEC | O_NONBLOCK) != 0)
         return -1;
     snprintf(fx->node, sizeof fx->node, "%s/node", fx->dir);
@@ -193,7 +177,7 @@ static int s_teardown(void **state)
         close(fx->out[0]);
     if (fx->out[1] >= 0)
         close(fx->out[1]);
-    nftw(fx->dir, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tu_rm_rf(fx->dir);
     free(fx);
     return 0;
 }
@@ -201,9 +185,7 @@ static int s_teardown(void **state)
 /* Writes the node script and a supervisor for it; the caller adjusts opts before starting. */
 static supervisor_opts_t s_opts(fixture_t *fx, const char *script)
 {
-    wv_err_t err = {{0}};
-    if (fs_write_atomic(fx->node, script, strlen(script), 0755, &err) != 0)
-        fail_msg("%s", err.msg);
+    tu_write_file(fx->node, script, 0755);
     return (supervisor_opts_t){
         .binary = fx->node,
         .args = NULL,

@@ -1,24 +1,10 @@
 /* Unit tests of agent/upgrade_info.h: the upgrade-info.json files accepted, and for each refused
  * one, what the operator is told. Not tested here: when the watcher reads the file (watcher.c). */
 #include "upgrade_info.h"
-#include "fsutil.h"
+#include "testutil.h"
 
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
-
-#include <ftw.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-
-#define assert_contains(text, part)                                                                \
-    do {                                                                                           \
-        if (strstr((text), (part)) == NULL)                                                        \
-            fail_msg("\"%s\" does not contain \"%s\"", (text), (part));                            \
-    } while (0)
 
 /* What a chain writes at the upgrade height. */
 static const char s_valid_file[] =
@@ -117,7 +103,7 @@ static void test_parse_refuses_each_bad_file_saying_why(void **state)
         wv_err_t err = {{0}};
         if (s_parse(refused[i].text, &ui, &err) != -1)
             fail_msg("accepted: %s", refused[i].text);
-        assert_contains(err.msg, refused[i].says);
+        tu_assert_contains(err.msg, refused[i].says);
         assert_null(ui.info); /* nothing to free after a refusal */
     }
 }
@@ -134,32 +120,6 @@ static void test_parse_reads_only_len_bytes(void **state)
     upgrade_info_free(&ui);
 }
 
-static int s_remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static int s_make_tmpdir(void **state)
-{
-    char *dir = strdup("/tmp/wv-test-upgrade-info-XXXXXX");
-    if (dir == NULL || mkdtemp(dir) == NULL) {
-        free(dir);
-        return -1;
-    }
-    *state = dir;
-    return 0;
-}
-
-static int s_remove_tmpdir(void **state)
-{
-    nftw(*state, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(*state);
-    return 0;
-}
-
 static void test_load_reads_a_file_and_names_it_on_error(void **state)
 {
     const char *dir = *state;
@@ -169,19 +129,19 @@ static void test_load_reads_a_file_and_names_it_on_error(void **state)
     wv_err_t err = {{0}};
 
     assert_int_equal(upgrade_info_load(path, &ui, &err), -1); /* not there yet */
-    assert_contains(err.msg, path);
+    tu_assert_contains(err.msg, path);
 
-    assert_int_equal(fs_write_atomic(path, s_valid_file, strlen(s_valid_file), 0644, &err), 0);
+    tu_write_file(path, s_valid_file, 0644);
     assert_int_equal(upgrade_info_load(path, &ui, &err), 0);
     assert_string_equal(ui.name, "v2");
     assert_int_equal(ui.height, 1000000);
     upgrade_info_free(&ui);
 
     static const char no_height[] = "{\"name\":\"v2\"}";
-    assert_int_equal(fs_write_atomic(path, no_height, strlen(no_height), 0644, &err), 0);
+    tu_write_file(path, no_height, 0644);
     assert_int_equal(upgrade_info_load(path, &ui, &err), -1);
-    assert_contains(err.msg, path);
-    assert_contains(err.msg, "\"height\" is missing");
+    tu_assert_contains(err.msg, path);
+    tu_assert_contains(err.msg, "\"height\" is missing");
 }
 
 int main(void)
@@ -192,8 +152,8 @@ int main(void)
         cmocka_unit_test(test_parse_without_info),
         cmocka_unit_test(test_parse_refuses_each_bad_file_saying_why),
         cmocka_unit_test(test_parse_reads_only_len_bytes),
-        cmocka_unit_test_setup_teardown(test_load_reads_a_file_and_names_it_on_error, s_make_tmpdir,
-                                        s_remove_tmpdir),
+        cmocka_unit_test_setup_teardown(test_load_reads_a_file_and_names_it_on_error,
+                                        tu_tmpdir_setup, tu_tmpdir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,12 +1,7 @@
 /* Unit tests of shared/value.h: what each parser accepts, what it refuses and what it says then.
  * Not tested here: which variable uses which parser and with which bounds (test_config.c). */
 #include "value.h"
-
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "testutil.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -14,18 +9,12 @@
 
 #define HOUR_MS (3600ULL * 1000)
 
-#define assert_contains(text, part)                                                                \
-    do {                                                                                           \
-        if (strstr((text), (part)) == NULL)                                                        \
-            fail_msg("\"%s\" does not contain \"%s\"", (text), (part));                            \
-    } while (0)
-
 /* A refusal must name the variable and quote the value as the operator wrote it. */
 static void s_assert_names_value(const wv_err_t *err, const char *name, const char *text)
 {
     char quoted[256];
     snprintf(quoted, sizeof quoted, "%s=\"%s\"", name, text);
-    assert_contains(err->msg, quoted);
+    tu_assert_contains(err->msg, quoted);
 }
 
 /* --- durations --- */
@@ -72,7 +61,7 @@ static void test_duration_refuses_what_is_not_a_number_with_a_unit(void **state)
             value_parse_duration("DAEMON_POLL_INTERVAL", refused[i], 0, UINT64_MAX, &ms, &err), -1);
         assert_int_equal(ms, 12345); /* untouched */
         s_assert_names_value(&err, "DAEMON_POLL_INTERVAL", refused[i]);
-        assert_contains(err.msg, "ms, s, m or h");
+        tu_assert_contains(err.msg, "ms, s, m or h");
     }
 }
 
@@ -85,12 +74,12 @@ static void test_duration_out_of_range_names_the_range(void **state)
     assert_int_equal(value_parse_duration("DAEMON_POLL_INTERVAL", "5ms", 10, HOUR_MS, &ms, &err),
                      -1);
     s_assert_names_value(&err, "DAEMON_POLL_INTERVAL", "5ms");
-    assert_contains(err.msg, "between 10ms and 1h");
+    tu_assert_contains(err.msg, "between 10ms and 1h");
 
     assert_int_equal(value_parse_duration("DAEMON_POLL_INTERVAL", "61m", 10, HOUR_MS, &ms, &err),
                      -1);
     s_assert_names_value(&err, "DAEMON_POLL_INTERVAL", "61m");
-    assert_contains(err.msg, "between 10ms and 1h");
+    tu_assert_contains(err.msg, "between 10ms and 1h");
     assert_int_equal(ms, 12345);
 
     /* the bounds themselves are in range */
@@ -163,7 +152,7 @@ static void test_bool_refuses_anything_else(void **state)
         assert_int_equal(value_parse_bool("VALIDATOR_MODE", refused[i], &b, &err), -1);
         assert_true(b); /* untouched */
         s_assert_names_value(&err, "VALIDATOR_MODE", refused[i]);
-        assert_contains(err.msg, "true or false");
+        tu_assert_contains(err.msg, "true or false");
     }
 }
 
@@ -200,10 +189,10 @@ static void test_int_covers_the_whole_int64_range(void **state)
     v = 12345;
     assert_int_equal(value_parse_int("N", "9223372036854775808", INT64_MIN, INT64_MAX, &v, &err),
                      -1);
-    assert_contains(err.msg, "out of range");
+    tu_assert_contains(err.msg, "out of range");
     assert_int_equal(value_parse_int("N", "-9223372036854775809", INT64_MIN, INT64_MAX, &v, &err),
                      -1);
-    assert_contains(err.msg, "out of range");
+    tu_assert_contains(err.msg, "out of range");
     assert_int_equal(v, 12345);
 }
 
@@ -217,8 +206,8 @@ static void test_int_out_of_bounds_names_the_bounds(void **state)
         assert_int_equal(value_parse_int("DAEMON_MAX_RESTARTS", refused[i], 0, 1000, &v, &err), -1);
         assert_int_equal(v, 12345);
         s_assert_names_value(&err, "DAEMON_MAX_RESTARTS", refused[i]);
-        assert_contains(err.msg, "out of range");
-        assert_contains(err.msg, "from 0 to 1000");
+        tu_assert_contains(err.msg, "out of range");
+        tu_assert_contains(err.msg, "from 0 to 1000");
     }
 }
 
@@ -246,7 +235,7 @@ static void test_int_refuses_sign_tricks_and_garbage(void **state)
         assert_int_equal(value_parse_int("DAEMON_MAX_RESTARTS", refused[i], 0, 1000, &v, &err), -1);
         assert_int_equal(v, 12345);
         s_assert_names_value(&err, "DAEMON_MAX_RESTARTS", refused[i]);
-        assert_contains(err.msg, "from 0 to 1000");
+        tu_assert_contains(err.msg, "from 0 to 1000");
     }
 }
 
@@ -268,7 +257,7 @@ static void test_abs_path_refuses_relative_paths(void **state)
         wv_err_t err = {{0}};
         assert_int_equal(value_parse_abs_path("DAEMON_HOME", refused[i], &err), -1);
         s_assert_names_value(&err, "DAEMON_HOME", refused[i]);
-        assert_contains(err.msg, "absolute path");
+        tu_assert_contains(err.msg, "absolute path");
     }
 }
 
@@ -286,8 +275,8 @@ static void test_abs_path_refuses_paths_longer_than_path_max(void **state)
     path[PATH_MAX - 1] = 'a';
     path[PATH_MAX] = '\0';
     assert_int_equal(value_parse_abs_path("DAEMON_HOME", path, &err), -1);
-    assert_contains(err.msg, "DAEMON_HOME");
-    assert_contains(err.msg, "longer than");
+    tu_assert_contains(err.msg, "DAEMON_HOME");
+    tu_assert_contains(err.msg, "longer than");
 }
 
 /* --- host:port --- */
@@ -329,7 +318,7 @@ static void test_host_port_refuses_missing_parts_and_bad_ports(void **state)
         if (value_parse_host_port("DAEMON_RPC_ADDRESS", refused[i].text, &err) != -1)
             fail_msg("%s accepted", refused[i].text);
         s_assert_names_value(&err, "DAEMON_RPC_ADDRESS", refused[i].text);
-        assert_contains(err.msg, refused[i].says);
+        tu_assert_contains(err.msg, refused[i].says);
     }
 }
 

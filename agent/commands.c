@@ -1,6 +1,9 @@
 /* commands: init, version and config.
  * They print for a human on stdout and explain failures on stderr; they never start a node. */
 #include "commands.h"
+#include "agentlock.h"
+#include "control.h"
+#include "status.h"
 #include "fsutil.h"
 #include "layout.h"
 #include "nodeversion.h"
@@ -191,4 +194,67 @@ int cmd_config(const wv_config_t *cfg, int argc, char **argv)
     else
         json_decref(out);
     return EXIT_OK;
+}
+
+/* Sends cmd to the running agent; prints its answer (a table, or JSON with --json). */
+static int s_control(const wv_config_t *cfg, const char *cmd, int argc, char **argv)
+{
+    bool json;
+    if (s_json_flag(cmd, argc, argv, &json) != 0)
+        return EXIT_USAGE;
+    wv_err_t err;
+    layout_t l;
+    if (layout_init(&l, cfg, &err) != 0) {
+        fprintf(stderr, "wemixvisor %s: %s\n", cmd, err.msg);
+        return EXIT_USAGE;
+    }
+    pid_t agent = 0;
+    if (!agentlock_running(l.root, &agent)) {
+        if (json)
+            s_print_json(json_pack("{s:b, s:s}", "running", 0, "error", "no agent is running"));
+        fprintf(stderr,
+                "wemixvisor %s: no wemixvisor agent is running for DAEMON_HOME=%s; start "
+                "one with `wemixvisor run`\n",
+                cmd, cfg->home);
+        return EXIT_NOT_RUNNING;
+    }
+    char sock[PATH_MAX];
+    json_t *reply = NULL;
+    if (fs_join(sock, sizeof sock, &err, l.root, CONTROL_SOCKET_NAME, NULL) != 0 ||
+        control_request(sock, cmd, CONTROL_TIMEOUT_MS, &reply, &err) != 0) {
+        fprintf(stderr, "wemixvisor %s: agent pid %ld: %s\n", cmd, (long)agent, err.msg);
+        return EXIT_FAIL;
+    }
+    bool ok = json_is_true(json_object_get(reply, "ok"));
+    if (json) {
+        s_print_json(reply);
+    } else {
+        if (!ok)
+            fprintf(stderr, "wemixvisor %s: %s\n", cmd,
+                    json_string_value(json_object_get(reply, "error")));
+        else
+            status_print(stdout, reply);
+        json_decref(reply);
+    }
+    return ok ? EXIT_OK : EXIT_FAIL;
+}
+
+int cmd_status(const wv_config_t *cfg, int argc, char **argv)
+{
+    return s_control(cfg, "status", argc, argv);
+}
+
+int cmd_start(const wv_config_t *cfg, int argc, char **argv)
+{
+    return s_control(cfg, "start", argc, argv);
+}
+
+int cmd_stop(const wv_config_t *cfg, int argc, char **argv)
+{
+    return s_control(cfg, "stop", argc, argv);
+}
+
+int cmd_restart(const wv_config_t *cfg, int argc, char **argv)
+{
+    return s_control(cfg, "restart", argc, argv);
 }

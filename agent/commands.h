@@ -8,9 +8,15 @@
 #define EXIT_OK 0
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
+#define EXIT_NOT_RUNNING 3 /* status/start/stop/restart: no agent runs for DAEMON_HOME */
 
 int cmd_init(const wv_config_t *cfg, int argc, char **argv);
 int cmd_version(const wv_config_t *cfg, int argc, char **argv);
 int cmd_config(const wv_config_t *cfg, int argc, char **argv);
+/* status [--json], start, stop, restart: asked of the running agent over its control socket. */
+int cmd_status(const wv_config_t *cfg, int argc, char **argv);
+int cmd_start(const wv_config_t *cfg, int argc, char **argv);
+int cmd_stop(const wv_config_t *cfg, int argc, char **argv);
+int cmd_restart(const wv_config_t *cfg, int argc, char **argv);
 
 #endif

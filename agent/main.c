@@ -47,6 +47,28 @@ static const command_t s_commands[] = {
      "5s, SIGKILL), switches current atomically, waits DAEMON_RESTART_DELAY and starts the new\n"
      "binary (or exits 0 when DAEMON_RESTART_AFTER_UPGRADE is false).\n"
      "SIGTERM/SIGINT stop the node, then the agent; SIGQUIT and SIGHUP are forwarded.\n"},
+    {"status", cmd_status, true, "ask the running agent how the node is",
+     "usage: wemixvisor status [--json]\n"
+     "\n"
+     "Asks the agent running for $DAEMON_HOME (over wemixvisor/agent.sock) for the node's state,\n"
+     "health, pid, versions, current upgrade, height, restarts, uptime and last exit.\n"
+     "Exit codes: 0 answered, 1 the agent did not answer, 3 no agent is running.\n"},
+    {"start", cmd_start, true, "start the node (also from failed)",
+     "usage: wemixvisor start [--json]\n"
+     "\n"
+     "Asks the running agent to start its node: after `stop`, or after it gave up as failed\n"
+     "(the count of restarts starts again). Prints the status. Exit 3 if no agent runs.\n"},
+    {"stop", cmd_stop, true, "stop the node gracefully; the agent stays",
+     "usage: wemixvisor stop [--json]\n"
+     "\n"
+     "Asks the running agent to stop its node (SIGTERM, DAEMON_SHUTDOWN_GRACE, SIGQUIT, 5s,\n"
+     "SIGKILL). The node stays stopped, and is not restarted, until `wemixvisor start`.\n"
+     "Exit 3 if no agent runs.\n"},
+    {"restart", cmd_restart, true, "stop the node gracefully and start it again",
+     "usage: wemixvisor restart [--json]\n"
+     "\n"
+     "Asks the running agent to stop its node gracefully and start it again.\n"
+     "Exit 3 if no agent runs.\n"},
     {"version", cmd_version, true, "print the agent's version and the node binary's",
      "usage: wemixvisor version [--json]\n"
      "\n"

@@ -66,8 +66,9 @@ int nodeversion_detect(const char *binary, char *buf, size_t size, wv_err_t *err
         int code = proc_run_capture(binary, argv, NODEVERSION_TIMEOUT_MS, out, sizeof out, err);
         if (code == 0 && nodeversion_parse(out, buf, size) == 0)
             return 0;
-        if (code < 0 && i == 0 && strstr(err->msg, "cannot start") != NULL)
-            return -1; /* not runnable at all: no point trying other flags */
+        if (code < 0 && (strstr(err->msg, "cannot start") != NULL ||
+                         strstr(err->msg, "did not finish") != NULL))
+            return -1; /* not runnable, or hangs: no point trying the other flags */
     }
     return err_set(err, "%s printed no version for `version`, `--version` or `-v`", binary);
 }

@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#define NODEVERSION_TIMEOUT_MS 5000
+#define NODEVERSION_TIMEOUT_MS 2000
 
 /* Finds the first version-looking token (v1.2.3, 1.2.3-rc1, 1.10) in text. */
 int nodeversion_parse(const char *text, char *buf, size_t size);

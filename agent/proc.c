@@ -1,4 +1,4 @@
-/* proc: posix_spawn with a process group per child and a clean signal state.
+/* proc: fork + exec with a process group per child, clean signals and a parent-death signal.
  * It does not decide when to stop or restart anything; the supervisor does. */
 #include "proc.h"
 
@@ -6,13 +6,15 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#define CAPTURE_STEP_MS 20 /* how often a captured command is checked for its exit */
 
 extern char **environ;
 
@@ -26,33 +28,73 @@ void proc_agent_sigset(sigset_t *set)
     sigaddset(set, SIGHUP);
 }
 
+/* In the child, between fork and exec: only async-signal-safe calls. Reports a failure to the
+ * parent through the close-on-exec pipe as an errno value, then exits 127. */
+static void s_child(const char *path, char *const argv[], char *const envp[], int out_fd,
+                    int report_fd, pid_t parent)
+{
+    setpgid(0, 0);
+    /* The node must not outlive its agent for long: SIGTERM when the agent dies, even by
+     * SIGKILL. If the agent died before this line, the node would be orphaned: give up. */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent)
+        _exit(127);
+    sigset_t agent;
+    proc_agent_sigset(&agent);
+    sigaddset(&agent, SIGPIPE);
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sigismember(&agent, sig) == 1)
+            sigaction(sig, &dfl, NULL);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (out_fd >= 0 && (dup2(out_fd, STDOUT_FILENO) < 0 || dup2(out_fd, STDERR_FILENO) < 0)) {
+        int e = errno;
+        (void)!write(report_fd, &e, sizeof e);
+        _exit(127);
+    }
+    execve(path, argv, envp);
+    int e = errno;
+    (void)!write(report_fd, &e, sizeof e);
+    _exit(127);
+}
+
 pid_t proc_spawn(const char *path, char *const argv[], char *const envp[], int out_fd,
                  wv_err_t *err)
 {
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_init(&actions);
-
-    sigset_t none, defaults;
-    sigemptyset(&none);
-    proc_agent_sigset(&defaults);
-    sigaddset(&defaults, SIGPIPE);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                        POSIX_SPAWN_SETSIGDEF);
-    if (out_fd >= 0) {
-        posix_spawn_file_actions_adddup2(&actions, out_fd, STDOUT_FILENO);
-        posix_spawn_file_actions_adddup2(&actions, out_fd, STDERR_FILENO);
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) != 0) {
+        err_sys(err, "cannot start %s: pipe", path);
+        return -1;
     }
-    pid_t pid = -1;
-    int rc = posix_spawn(&pid, path, &actions, &attr, argv, envp ? envp : environ);
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-    if (rc != 0) {
-        errno = rc;
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        err_sys(err, "cannot start %s: fork", path);
+        close(report[0]);
+        close(report[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(report[0]);
+        s_child(path, argv, envp ? envp : environ, out_fd, report[1], parent);
+    }
+    close(report[1]);
+    /* Also set the group from the parent, so that it exists before we may signal it. */
+    setpgid(pid, pid);
+    int child_errno = 0;
+    ssize_t n;
+    do
+        n = read(report[0], &child_errno, sizeof child_errno);
+    while (n < 0 && errno == EINTR);
+    close(report[0]);
+    if (n == (ssize_t)sizeof child_errno) {
+        /* exec failed: the child has exited 127; reap it here so nobody mistakes it for a node */
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        errno = child_errno;
         err_sys(err, "cannot start %s", path);
         return -1;
     }
@@ -86,6 +128,27 @@ static uint64_t s_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* Appends what the pipe holds now (non-blocking) to out; false at EOF. */
+static bool s_drain(int fd, char *out, size_t out_size, size_t *len)
+{
+    for (;;) {
+        char chunk[512];
+        ssize_t got = read(fd, chunk, sizeof chunk);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return true; /* EAGAIN: nothing more for now */
+        if (got == 0)
+            return false;
+        size_t room = out_size - 1 - *len;
+        size_t take = (size_t)got < room ? (size_t)got : room;
+        memcpy(out + *len, chunk, take);
+        *len += take;
+    }
+}
+
+/* The command is done when its own process has exited: a background child it left holding the
+ * pipe must not keep us waiting, and is killed with the rest of its group. */
 int proc_run_capture(const char *path, char *const argv[], uint64_t timeout_ms, char *out,
                      size_t out_size, wv_err_t *err)
 {
@@ -98,42 +161,35 @@ int proc_run_capture(const char *path, char *const argv[], uint64_t timeout_ms, 
         close(fds[0]);
         return -1;
     }
+    fcntl(fds[0], F_SETFL, O_NONBLOCK);
     size_t len = 0;
     uint64_t deadline = s_now_ms() + timeout_ms;
-    bool timed_out = false;
-    for (;;) {
+    int status = 0;
+    bool exited = false, open = true;
+    while (!exited) {
         uint64_t now = s_now_ms();
-        if (now >= deadline) {
-            timed_out = true;
+        if (now >= deadline)
             break;
-        }
+        uint64_t wait = deadline - now < CAPTURE_STEP_MS ? deadline - now : CAPTURE_STEP_MS;
         struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
-        int n = poll(&pfd, 1, (int)(deadline - now));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            continue;
-        char chunk[512];
-        ssize_t got = read(fds[0], chunk, sizeof chunk);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            break; /* EOF: every writer closed */
-        size_t room = out_size - 1 - len;
-        size_t take = (size_t)got < room ? (size_t)got : room;
-        memcpy(out + len, chunk, take);
-        len += take;
+        if (open && poll(&pfd, 1, (int)wait) > 0)
+            open = s_drain(fds[0], out, out_size, &len);
+        else if (!open)
+            poll(NULL, 0, (int)wait);
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        exited = r == pid || (r < 0 && errno == ECHILD);
     }
+    if (open)
+        s_drain(fds[0], out, out_size, &len);
     out[len] = '\0';
     close(fds[0]);
-    if (timed_out)
-        proc_signal_group(pid, SIGKILL);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (timed_out)
+    proc_signal_group(pid, SIGKILL); /* leftovers of the command, or the command on time-out */
+    if (!exited) {
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+            ;
         return err_set(err, "%s did not finish within %llu ms", path,
                        (unsigned long long)timeout_ms);
+    }
     if (!WIFEXITED(status)) {
         char what[64];
         proc_describe_status(status, what, sizeof what);

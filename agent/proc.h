@@ -12,8 +12,9 @@
 #include <sys/types.h>
 
 /* Starts path with argv (argv[0] included, NULL-terminated) in a new process group whose id is
- * the child's pid. stdout and stderr go to out_fd when it is >= 0, else are inherited. envp NULL
- * means this process's environment. Returns the pid, or -1 with err. */
+ * the child's pid; a failed exec is reported here (err), not as an exit of the child. stdout and
+ * stderr go to out_fd when it is >= 0, else are inherited. envp NULL means this process's
+ * environment. Returns the pid, or -1 with err. */
 pid_t proc_spawn(const char *path, char *const argv[], char *const envp[], int out_fd,
                  wv_err_t *err);
 

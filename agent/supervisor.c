@@ -19,12 +19,15 @@ struct supervisor {
     zloop_t *loop;          /* not owned */
     supervisor_opts_t opts; /* copied; strings stay the owner's */
     node_state_t state;
-    pid_t pid;           /* the node's pid (= its process group), 0 when none */
-    int last_status;     /* wait status of the last exit */
-    int timer_id;        /* the pending timer, or -1 */
-    int stop_stage;      /* 0 SIGTERM sent, 1 SIGQUIT sent, 2 SIGKILL sent */
-    int64_t restarts;    /* restarts since the node was last healthy */
-    uint64_t started_ms; /* monotonic time of the last start */
+    pid_t pid;              /* the node's pid (= its process group), 0 when none */
+    int last_status;        /* wait status of the last exit */
+    int timer_id;           /* the pending timer, or -1 */
+    int stop_stage;         /* 0 SIGTERM sent, 1 SIGQUIT sent, 2 SIGKILL sent */
+    int64_t restarts;       /* restarts since the node was last healthy long enough */
+    int64_t restarts_total; /* restarts over the agent's life */
+    uint64_t started_ms;    /* monotonic time of the last start */
+    uint64_t healthy_since; /* monotonic time health was first reported good, 0 if not */
+    bool has_exited;        /* last_status is meaningful */
 };
 
 typedef node_event_t (*action_fn)(supervisor_t *self);
@@ -153,10 +156,13 @@ static node_event_t s_spawn(supervisor_t *self)
     if (pid < 0) {
         log_error(COMPONENT, "node could not be started", LF_STR("error", err.msg));
         self->last_status = -1;
+        self->has_exited = true;
+        self->started_ms = s_now_ms();
         return EV_SPAWN_FAILED;
     }
     self->pid = pid;
     self->started_ms = s_now_ms();
+    self->healthy_since = 0;
     log_info(COMPONENT, "node started", LF_INT("pid", pid), LF_STR("binary", self->opts.binary));
     return EV_SPAWNED;
 }
@@ -226,8 +232,6 @@ static node_event_t s_crashed(supervisor_t *self)
         proc_describe_status(self->last_status, what, sizeof what);
         log_warn(COMPONENT, "node exited on its own", LF_INT("pid", self->pid),
                  LF_STR("status", what));
-        if (s_now_ms() - self->started_ms >= SUPERVISOR_HEALTHY_RESET_MS)
-            self->restarts = 0;
     }
     self->pid = 0;
     if (self->opts.on_exit != NULL &&
@@ -240,14 +244,23 @@ static node_event_t s_crashed(supervisor_t *self)
     return EV_RETRY;
 }
 
-static node_event_t s_arm_backoff(supervisor_t *self)
+uint64_t supervisor_backoff_ms(int64_t restarts)
 {
     uint64_t delay = SUPERVISOR_BACKOFF_MIN_MS;
-    for (int64_t i = 0; i < self->restarts && delay < SUPERVISOR_BACKOFF_MAX_MS; i++)
+    for (int64_t i = 0; i < restarts && delay < SUPERVISOR_BACKOFF_MAX_MS; i++)
         delay *= 2;
-    if (delay > SUPERVISOR_BACKOFF_MAX_MS)
-        delay = SUPERVISOR_BACKOFF_MAX_MS;
+    return delay < SUPERVISOR_BACKOFF_MAX_MS ? delay : SUPERVISOR_BACKOFF_MAX_MS;
+}
+
+/* The backoff counts from the last start: a node that ran for an hour is restarted at once, a
+ * node that crashes at start waits 1 s, 2 s, 4 s ... up to the cap. */
+static node_event_t s_arm_backoff(supervisor_t *self)
+{
+    uint64_t due = self->started_ms + supervisor_backoff_ms(self->restarts);
+    uint64_t now = s_now_ms();
+    uint64_t delay = due > now ? due - now : 0;
     self->restarts++;
+    self->restarts_total++;
     log_info(COMPONENT, "restarting node after backoff", LF_INT("delay_ms", (long long)delay),
              LF_INT("restart", self->restarts), LF_INT("max", self->opts.max_restarts));
     s_arm_timer(self, delay);
@@ -307,6 +320,7 @@ void supervisor_reap(supervisor_t *self)
             break;
         if (pid == self->pid) {
             self->last_status = status;
+            self->has_exited = true;
             s_fire(self, EV_EXITED);
         }
     }
@@ -316,6 +330,42 @@ void supervisor_forward(supervisor_t *self, int sig)
 {
     if (self->pid > 0)
         proc_signal_group(self->pid, sig);
+}
+
+void supervisor_set_healthy(supervisor_t *self, bool healthy)
+{
+    if (!healthy || self->state != NODE_RUNNING) {
+        self->healthy_since = 0;
+        return;
+    }
+    uint64_t now = s_now_ms();
+    if (self->healthy_since == 0)
+        self->healthy_since = now;
+    if (self->restarts > 0 && now - self->healthy_since >= self->opts.healthy_reset_ms) {
+        log_info(COMPONENT, "node healthy again; restart count reset",
+                 LF_INT("restarts", self->restarts));
+        self->restarts = 0;
+    }
+}
+
+int64_t supervisor_restarts(const supervisor_t *self)
+{
+    return self->restarts;
+}
+
+int64_t supervisor_restarts_total(const supervisor_t *self)
+{
+    return self->restarts_total;
+}
+
+uint64_t supervisor_uptime_ms(const supervisor_t *self)
+{
+    return self->state == NODE_RUNNING ? s_now_ms() - self->started_ms : 0;
+}
+
+bool supervisor_has_exited(const supervisor_t *self)
+{
+    return self->has_exited;
 }
 
 node_state_t supervisor_state(const supervisor_t *self)

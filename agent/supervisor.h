@@ -9,10 +9,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define SUPERVISOR_QUIT_WAIT_MS 5000      /* SIGQUIT to SIGKILL */
-#define SUPERVISOR_BACKOFF_MIN_MS 1000    /* at least this between two starts */
-#define SUPERVISOR_BACKOFF_MAX_MS 60000   /* cap of the exponential backoff */
-#define SUPERVISOR_HEALTHY_RESET_MS 60000 /* running this long resets the restart count */
+#define SUPERVISOR_QUIT_WAIT_MS 5000    /* SIGQUIT to SIGKILL */
+#define SUPERVISOR_BACKOFF_MIN_MS 1000  /* at least this between two starts */
+#define SUPERVISOR_BACKOFF_MAX_MS 60000 /* cap of the exponential backoff */
 
 typedef enum {
     NODE_STOPPED = 0,
@@ -51,6 +50,7 @@ typedef struct {
     uint64_t shutdown_grace_ms; /* SIGTERM to SIGQUIT */
     bool restart_on_failure;    /* restart after an exit nobody asked for */
     int64_t max_restarts;       /* failed after this many restarts in a row */
+    uint64_t healthy_reset_ms;  /* healthy this long resets the restart count */
     /* Called before every start; SUP_HOLD keeps the node stopped (e.g. an upgrade is due). */
     sup_decision_t (*before_start)(void *arg);
     /* Called when the node exits without being asked to; SUP_HOLD: no restart, stay stopped. */
@@ -72,7 +72,21 @@ void supervisor_reap(supervisor_t *self);
 /* Forwards a signal to the node's process group, if it runs. */
 void supervisor_forward(supervisor_t *self, int sig);
 
+/* The owner's judgement of the node's health, after each check. Healthy for healthy_reset_ms
+ * in a row resets the count of restarts (and so the backoff). */
+void supervisor_set_healthy(supervisor_t *self, bool healthy);
+
 node_state_t supervisor_state(const supervisor_t *self);
+/* Restarts in a row (since the node was last healthy long enough), and over the agent's life. */
+int64_t supervisor_restarts(const supervisor_t *self);
+int64_t supervisor_restarts_total(const supervisor_t *self);
+/* Milliseconds since the node was started, 0 when it is not running. */
+uint64_t supervisor_uptime_ms(const supervisor_t *self);
+/* Whether the node has exited at least once; then supervisor_last_status() is its wait status
+ * (-1 if it could not be started at all). */
+bool supervisor_has_exited(const supervisor_t *self);
+/* The delay before restart number `restarts` + 1, counted from the last start. */
+uint64_t supervisor_backoff_ms(int64_t restarts);
 pid_t supervisor_pid(const supervisor_t *self);
 int supervisor_last_status(const supervisor_t *self);
 const char *supervisor_state_name(node_state_t state);

@@ -18,7 +18,17 @@
 #define MS_PER_HOUR (3600ULL * 1000)
 #define MS_PER_DAY (24 * MS_PER_HOUR)
 
-typedef enum { K_STRING, K_NAME, K_PATH, K_BOOL, K_DURATION, K_INT, K_HOSTPORT, K_WATCH } kind_t;
+typedef enum {
+    K_STRING,
+    K_NAME,
+    K_PATH,
+    K_BOOL,
+    K_DURATION,
+    K_INT,
+    K_SIZE,
+    K_HOSTPORT,
+    K_WATCH
+} kind_t;
 
 typedef struct {
     cfg_var_t id;
@@ -73,6 +83,12 @@ static const var_t s_vars[CFG_COUNT] = {
      "file for the node's output (default: passed through)"},
     {CFG_WEMIXVISOR_WATCH, "WEMIXVISOR_WATCH", NULL, K_WATCH, "auto", F(watch), 0, 0,
      "auto (inotify, polling as fallback) or poll (polling only)"},
+    {CFG_DAEMON_LOG_MAX_SIZE, "DAEMON_LOG_MAX_SIZE", NULL, K_SIZE, "100MiB", F(log_max_size), 4096,
+     (int64_t)1 << 40, "rotate DAEMON_LOG_FILE when it would grow past this"},
+    {CFG_DAEMON_LOG_MAX_FILES, "DAEMON_LOG_MAX_FILES", NULL, K_INT, "5", F(log_max_files), 1, 100,
+     "rotated node log files kept (file.1 ... file.N)"},
+    {CFG_WEMIXVISOR_METRICS_ADDR, "WEMIXVISOR_METRICS_ADDR", NULL, K_HOSTPORT, NULL,
+     F(metrics_addr), 0, 0, "host:port to serve Prometheus /metrics on (unset: off)"},
 };
 
 const char *config_var_name(cfg_var_t var)
@@ -129,6 +145,9 @@ static int s_store(wv_config_t *cfg, const var_t *v, const char *label, const ch
                                     (uint64_t *)field, err);
     case K_INT:
         return value_parse_int(label, text, v->min, v->max, (int64_t *)field, err);
+    case K_SIZE:
+        return value_parse_size(label, text, (uint64_t)v->min, (uint64_t)v->max, (uint64_t *)field,
+                                err);
     case K_WATCH:
         if (strcmp(text, "auto") == 0)
             *(watch_mode_t *)field = WATCH_AUTO;
@@ -331,6 +350,9 @@ void config_value_text(const wv_config_t *cfg, cfg_var_t var, char *buf, size_t 
         break;
     case K_INT:
         snprintf(buf, size, "%lld", (long long)*(const int64_t *)field);
+        break;
+    case K_SIZE:
+        value_format_size(*(const uint64_t *)field, buf, size);
         break;
     case K_WATCH:
         snprintf(buf, size, "%s", *(const watch_mode_t *)field == WATCH_POLL ? "poll" : "auto");

@@ -31,6 +31,9 @@ typedef enum {
     CFG_DAEMON_HEALTH_CHECK_INTERVAL,
     CFG_DAEMON_LOG_FILE,
     CFG_WEMIXVISOR_WATCH,
+    CFG_DAEMON_LOG_MAX_SIZE,
+    CFG_DAEMON_LOG_MAX_FILES,
+    CFG_WEMIXVISOR_METRICS_ADDR,
     CFG_COUNT
 } cfg_var_t;
 
@@ -56,7 +59,10 @@ typedef struct {
     int64_t max_restarts;           /* DAEMON_MAX_RESTARTS */
     uint64_t health_check_interval_ms; /* DAEMON_HEALTH_CHECK_INTERVAL */
     char *log_file;                    /* DAEMON_LOG_FILE; NULL: node output passes through */
-    watch_mode_t watch; /* WEMIXVISOR_WATCH: auto (inotify, polling fallback) or poll */
+    watch_mode_t watch;    /* WEMIXVISOR_WATCH: auto (inotify, polling fallback) or poll */
+    uint64_t log_max_size; /* DAEMON_LOG_MAX_SIZE: rotate DAEMON_LOG_FILE past this */
+    int64_t log_max_files; /* DAEMON_LOG_MAX_FILES: rotated files kept */
+    char *metrics_addr;    /* WEMIXVISOR_METRICS_ADDR: host:port of /metrics, NULL: off */
 
     char *file;                      /* the config file that was read, or NULL */
     cfg_source_t source[CFG_COUNT];  /* where each value came from */

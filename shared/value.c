@@ -150,6 +150,56 @@ int value_parse_host_port(const char *name, const char *text, wv_err_t *err)
     return 0;
 }
 
+#define SIZE_HELP "a whole number of bytes, or with a unit: KiB, MiB or GiB (e.g. 100MiB)"
+
+int value_parse_size(const char *name, const char *text, uint64_t min, uint64_t max, uint64_t *out,
+                     wv_err_t *err)
+{
+    static const struct {
+        const char *unit;
+        uint64_t factor;
+    } units[] = {{"", 1},
+                 {"B", 1},
+                 {"KiB", 1ULL << 10},
+                 {"KB", 1ULL << 10},
+                 {"MiB", 1ULL << 20},
+                 {"MB", 1ULL << 20},
+                 {"GiB", 1ULL << 30},
+                 {"GB", 1ULL << 30}};
+    uint64_t n;
+    int digits = s_parse_digits(text, &n);
+    if (digits <= 0)
+        return err_set(err, "%s=\"%s\": not a size; use %s", name, text, SIZE_HELP);
+    const char *unit = text + digits;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(unit, units[i].unit) != 0)
+            continue;
+        if (n > UINT64_MAX / units[i].factor || n * units[i].factor < min ||
+            n * units[i].factor > max) {
+            char lo[32], hi[32];
+            value_format_size(min, lo, sizeof lo);
+            value_format_size(max, hi, sizeof hi);
+            return err_set(err, "%s=\"%s\": out of range; use a size between %s and %s", name, text,
+                           lo, hi);
+        }
+        *out = n * units[i].factor;
+        return 0;
+    }
+    return err_set(err, "%s=\"%s\": unknown unit \"%s\"; use %s", name, text, unit, SIZE_HELP);
+}
+
+void value_format_size(uint64_t bytes, char *buf, size_t size)
+{
+    if (bytes != 0 && bytes % (1ULL << 30) == 0)
+        snprintf(buf, size, "%lluGiB", (unsigned long long)(bytes >> 30));
+    else if (bytes != 0 && bytes % (1ULL << 20) == 0)
+        snprintf(buf, size, "%lluMiB", (unsigned long long)(bytes >> 20));
+    else if (bytes != 0 && bytes % (1ULL << 10) == 0)
+        snprintf(buf, size, "%lluKiB", (unsigned long long)(bytes >> 10));
+    else
+        snprintf(buf, size, "%llu", (unsigned long long)bytes);
+}
+
 void value_format_duration(uint64_t ms, char *buf, size_t size)
 {
     if (ms == 0)

@@ -26,6 +26,12 @@ int value_parse_abs_path(const char *name, const char *text, wv_err_t *err);
 /* host:port with a port in 1..65535 (host may be a name, an IPv4 or a [IPv6] literal). */
 int value_parse_host_port(const char *name, const char *text, wv_err_t *err);
 
+/* A size in bytes: a whole number, alone (bytes) or with a unit B, KiB, MiB, GiB (KB, MB, GB are
+ * read as the same powers of 1024); the result must lie in [min, max]. */
+int value_parse_size(const char *name, const char *text, uint64_t min, uint64_t max, uint64_t *out,
+                     wv_err_t *err);
+void value_format_size(uint64_t bytes, char *buf, size_t size);
+
 /* Writes a duration the way value_parse_duration reads it, in the largest exact unit. */
 void value_format_duration(uint64_t ms, char *buf, size_t size);
 

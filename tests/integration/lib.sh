@@ -19,6 +19,18 @@ DATA="$DAEMON_HOME/data"
 EVENTS="$DATA/fakenode.events"
 POLL_STEP=0.05 # how often a wait looks at its condition
 
+# free_port: a TCP port nobody listens on now (random, so parallel tests do not collide).
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 40000))
+    ss -Htln "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
+  done
+}
+# The fake node's RPC port, which the agent probes (DAEMON_RPC_ADDRESS).
+RPC_PORT=$(free_port)
+export DAEMON_RPC_ADDRESS="127.0.0.1:$RPC_PORT"
+
 fail() {
   echo "FAIL $TEST_NAME: $*" >&2
   if [ -f "$AGENT_LOG" ]; then
@@ -104,7 +116,7 @@ init_genesis() {
 start_agent() {
   local args=("$@")
   if [ ${#args[@]} -eq 0 ]; then
-    args=(--datadir "$DATA" --http.port 0 --block-ms 50)
+    args=(--datadir "$DATA" --http.port "$RPC_PORT" --block-ms 50)
   fi
   "$WEMIXVISOR" run "${args[@]}" >"$AGENT_LOG" 2>&1 &
   AGENT_PID=$!
@@ -161,3 +173,31 @@ write_upgrade_info() {
 }
 
 pass() { echo "PASS $TEST_NAME"; }
+
+# status_field JQ: a field of `wemixvisor status --json` ("" when the agent does not answer).
+status_field() { "$WEMIXVISOR" status --json 2>/dev/null | jq -r "$1" 2>/dev/null || true; }
+status_is() { [ "$(status_field "$1")" = "$2" ]; }
+
+# node_pids: pids of fake nodes of this test that are alive (not zombies).
+node_pids() {
+  local p
+  for p in $(pgrep -f -- "--datadir $DATA" || true); do
+    [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" != Z ] && [ -n "$(cat "/proc/$p/stat" 2>/dev/null)" ] &&
+      grep -q fakenode "/proc/$p/cmdline" 2>/dev/null && echo "$p"
+  done
+  return 0
+}
+node_count_is() { [ "$(node_pids | wc -l)" -eq "$1" ]; }
+
+# zombies_of PID: children of PID that are zombies.
+zombies_of() {
+  local p
+  for p in /proc/[0-9]*; do
+    awk -v pp="$1" '{ s = $0; sub(/.*\) /, "", s); split(s, f, " "); if (f[1] == "Z" && f[2] == pp) print FILENAME }' "$p/stat" 2>/dev/null
+  done
+  return 0
+}
+# last_started_is VERSION: the latest node start was of VERSION.
+last_started_is() {
+  [ -f "$EVENTS" ] && [ "$(jq -rs '[.[] | select(.event == "start")][-1].version // ""' "$EVENTS")" = "$1" ]
+}

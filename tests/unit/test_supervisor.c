@@ -258,6 +258,18 @@ static void test_stop_escalates_to_sigquit_then_sigkill(void **state)
     assert_true(fx->stopped_ms - fx->stop_ms >= GRACE_MS + SUPERVISOR_QUIT_WAIT_MS);
 }
 
+/* The backoff doubles from 1 s per restart in a row and stops at the cap. */
+static void test_backoff_doubles_up_to_the_cap(void **state)
+{
+    (void)state;
+    assert_int_equal(supervisor_backoff_ms(0), SUPERVISOR_BACKOFF_MIN_MS);
+    assert_int_equal(supervisor_backoff_ms(1), 2000);
+    assert_int_equal(supervisor_backoff_ms(2), 4000);
+    assert_int_equal(supervisor_backoff_ms(5), 32000);
+    assert_int_equal(supervisor_backoff_ms(6), SUPERVISOR_BACKOFF_MAX_MS);
+    assert_int_equal(supervisor_backoff_ms(1000), SUPERVISOR_BACKOFF_MAX_MS);
+}
+
 static void test_exit_without_restart_fails(void **state)
 {
     fixture_t *fx = *state;
@@ -337,6 +349,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         TEST(test_start_then_stop),
         TEST(test_stop_escalates_to_sigquit_then_sigkill),
+        cmocka_unit_test(test_backoff_doubles_up_to_the_cap),
         TEST(test_exit_without_restart_fails),
         TEST(test_exit_with_restart_retries_once_after_backoff),
         TEST(test_on_exit_hold_stops_restarts),

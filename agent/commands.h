@@ -18,5 +18,7 @@ int cmd_status(const wv_config_t *cfg, int argc, char **argv);
 int cmd_start(const wv_config_t *cfg, int argc, char **argv);
 int cmd_stop(const wv_config_t *cfg, int argc, char **argv);
 int cmd_restart(const wv_config_t *cfg, int argc, char **argv);
+/* backup create|list|verify|restore|clean: archives of $DAEMON_HOME/data (agent/backup.h). */
+int cmd_backup(const wv_config_t *cfg, int argc, char **argv);
 
 #endif

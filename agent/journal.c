@@ -144,6 +144,80 @@ int journal_record_applied(journal_t *self, const char *name, int64_t height, wv
     return 0;
 }
 
+static json_t *s_failed(const journal_t *self)
+{
+    json_t *failed = json_object_get(self->root, "failed");
+    if (!json_is_array(failed)) {
+        failed = json_array();
+        json_object_set_new(self->root, "failed", failed);
+    }
+    return failed;
+}
+
+bool journal_failed(const journal_t *self, const char *name)
+{
+    size_t i;
+    json_t *entry;
+    json_array_foreach(json_object_get(self->root, "failed"), i, entry)
+    {
+        const char *n = json_string_value(json_object_get(entry, "name"));
+        if (n != NULL && strcmp(n, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+int journal_record_failed(journal_t *self, const char *name, int64_t height, const char *reason,
+                          wv_err_t *err)
+{
+    char when[32];
+    s_now_utc(when, sizeof when);
+    json_t *entry = json_pack("{s:s, s:I, s:s, s:s}", "name", name, "height", (json_int_t)height,
+                              "reason", reason, "time", when);
+    json_t *failed = s_failed(self);
+    if (entry == NULL || failed == NULL || json_array_append_new(failed, entry) != 0)
+        return err_set(err, "out of memory");
+    while (json_array_size(failed) > JOURNAL_APPLIED_KEEP)
+        json_array_remove(failed, 0);
+    return 0;
+}
+
+void journal_forget_failed(journal_t *self, const char *name)
+{
+    json_t *failed = json_object_get(self->root, "failed");
+    for (size_t i = json_array_size(failed); i > 0; i--) {
+        const char *n = json_string_value(json_object_get(json_array_get(failed, i - 1), "name"));
+        if (n != NULL && strcmp(n, name) == 0)
+            json_array_remove(failed, i - 1);
+    }
+}
+
+int journal_step_set_str(journal_t *self, const char *key, const char *value, wv_err_t *err)
+{
+    json_t *step = json_object_get(self->root, "step");
+    if (!json_is_object(step))
+        return err_set(err, "no step in progress");
+    if (json_object_set_new(step, key, json_string(value)) != 0)
+        return err_set(err, "out of memory");
+    return 0;
+}
+
+const char *journal_step_str(const journal_t *self, const char *key)
+{
+    const char *s = json_string_value(json_object_get(json_object_get(self->root, "step"), key));
+    return s ? s : "";
+}
+
+int64_t journal_height(const journal_t *self)
+{
+    return json_integer_value(json_object_get(self->root, "height"));
+}
+
+void journal_set_height(journal_t *self, int64_t height)
+{
+    json_object_set_new(self->root, "height", json_integer(height));
+}
+
 const char *journal_step(const journal_t *self)
 {
     const char *s = json_string_value(json_object_get(json_object_get(self->root, "step"), "step"));
@@ -171,6 +245,15 @@ int journal_set_step(journal_t *self, const char *upgrade, int64_t height, const
                    : err_set(err, "out of memory");
     char when[32];
     s_now_utc(when, sizeof when);
+    /* the same upgrade moving on keeps its details (previous binary, backup archive...) */
+    json_t *cur = json_object_get(self->root, "step");
+    const char *cur_name = json_string_value(json_object_get(cur, "upgrade"));
+    if (json_is_object(cur) && cur_name != NULL && strcmp(cur_name, upgrade) == 0) {
+        if (json_object_set_new(cur, "step", json_string(step)) != 0 ||
+            json_object_set_new(cur, "since", json_string(when)) != 0)
+            return err_set(err, "out of memory");
+        return 0;
+    }
     json_t *s = json_pack("{s:s, s:I, s:s, s:s}", "upgrade", upgrade, "height", (json_int_t)height,
                           "step", step, "since", when);
     if (s == NULL || json_object_set_new(self->root, "step", s) != 0)

@@ -27,6 +27,23 @@ int64_t journal_last_height(const journal_t *self);
 /* Records that `name` at `height` is now current (in memory; call journal_save). */
 int journal_record_applied(journal_t *self, const char *name, int64_t height, wv_err_t *err);
 
+/* Upgrades that failed and were rolled back: never tried again by themselves. */
+bool journal_failed(const journal_t *self, const char *name);
+int journal_record_failed(journal_t *self, const char *name, int64_t height, const char *reason,
+                          wv_err_t *err);
+/* Forgets a failure, so that the upgrade may be tried again (operator's decision). */
+void journal_forget_failed(journal_t *self, const char *name);
+
+/* Details of the step in progress, kept with it (previous upgrade, backup archive, ...);
+ * journal_step_str returns "" when absent. Cleared with the step. */
+int journal_step_set_str(journal_t *self, const char *key, const char *value, wv_err_t *err);
+const char *journal_step_str(const journal_t *self, const char *key);
+
+/* The node's last known height (0 if never known), kept so that an agent that cannot reach its
+ * node still knows where the chain was. */
+int64_t journal_height(const journal_t *self);
+void journal_set_height(journal_t *self, int64_t height);
+
 /* The step of the upgrade in progress ("" when none), e.g. "switching". */
 const char *journal_step(const journal_t *self);
 const char *journal_step_upgrade(const journal_t *self);

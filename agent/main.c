@@ -4,6 +4,7 @@
 #include "config.h"
 #include "log.h"
 #include "runner.h"
+#include "schedule.h"
 
 #include <czmq.h>
 #include <stdio.h>
@@ -69,6 +70,27 @@ static const command_t s_commands[] = {
      "\n"
      "Asks the running agent to stop its node gracefully and start it again.\n"
      "Exit 3 if no agent runs.\n"},
+    {"upgrade", cmd_upgrade, true, "schedule, list and cancel upgrades at a height",
+     "usage: wemixvisor upgrade schedule <name> --height H (--binary PATH | --url URL)\n"
+     "                                  [--mode at-height|rolling]\n"
+     "       wemixvisor upgrade list [--json]\n"
+     "       wemixvisor upgrade cancel <name>\n"
+     "\n"
+     "schedule writes $DAEMON_HOME/data/upgrades/<H>/upgrade-info.json and, with --binary, copies\n"
+     "the binary to wemixvisor/upgrades/<name>/bin/$DAEMON_NAME (mode 0755). A height the chain\n"
+     "has passed (H <= height + 1) is refused: the node is stopped at H - 1. The running agent\n"
+     "picks the schedule up by itself; at height H - 1 it stops the node, backs up the data,\n"
+     "runs the pre-upgrade scripts, switches current and starts the new binary.\n"},
+    {"backup", cmd_backup, true, "create, list, verify, restore and clean data backups",
+     "usage: wemixvisor backup create [--label L] [--compression zstd|gzip|none]\n"
+     "       wemixvisor backup list [--json]\n"
+     "       wemixvisor backup verify <archive>\n"
+     "       wemixvisor backup restore <archive> [--force]\n"
+     "       wemixvisor backup clean [--max-age DURATION] [--keep N]\n"
+     "\n"
+     "Archives of $DAEMON_HOME/data in DAEMON_DATA_BACKUP_DIR (0700; archives 0600, each with a\n"
+     ".sha256 beside it). restore verifies the archive and swaps the data dir atomically; it\n"
+     "refuses while an agent runs the node unless --force.\n"},
     {"version", cmd_version, true, "print the agent's version and the node binary's",
      "usage: wemixvisor version [--json]\n"
      "\n"

@@ -3,6 +3,7 @@
  * wanted (an upgrade pending, the node up or down, a shutdown) with where the node is, and takes
  * one step. Callbacks only record facts and ask for a reconcile; no step runs inside another. */
 #include "runner.h"
+#include "agent.h"
 #include "agentlock.h"
 #include "control.h"
 #include "fsutil.h"
@@ -35,41 +36,6 @@
 #define EXIT_FATAL 1
 #define PROBE_PERIOD_MAX_MS 1000 /* the height is read at least this often */
 #define PROBE_TIMEOUT_MS 2000    /* one RPC call */
-#define VERSION_MAX 64
-
-typedef struct {
-    const wv_config_t *cfg;
-    layout_t layout;
-    zloop_t *loop;
-    supervisor_t *sup;
-    watcher_t *watcher;
-    journal_t *journal;
-    char binary[PATH_MAX]; /* current/bin/$DAEMON_NAME */
-
-    int sigfd;
-    zmq_pollitem_t sig_item;
-    int kick_timer;    /* pending reconcile, -1 if none */
-    int restart_timer; /* restart delay after a switch, -1 if none */
-    int tick_timer;    /* every DAEMON_POLL_INTERVAL: look for a missing binary again */
-
-    bool has_pending; /* an upgrade to apply */
-    upgrade_info_t pending;
-    bool missing_logged; /* the "binary missing" error was said for this pending upgrade */
-
-    bool want_running; /* false after `wemixvisor stop` */
-    bool shutting_down;
-    bool done; /* leave the loop */
-    int exit_code;
-
-    int lock_fd;        /* agent.lock, held for the agent's life */
-    logsink_t *logsink; /* DAEMON_LOG_FILE, or NULL: output passes through */
-    zactor_t *probe;    /* asks the node's RPC for its height */
-    health_t health;
-    control_t *control;        /* agent.sock */
-    httpserv_t *metrics;       /* WEMIXVISOR_METRICS_ADDR, or NULL */
-    char version[VERSION_MAX]; /* of the binary `current` points at, "" if unknown */
-    struct stat version_of;    /* the binary that version was read from */
-} runner_t;
 
 static void s_reconcile(runner_t *self);
 
@@ -84,96 +50,15 @@ static int s_on_kick(zloop_t *loop, int timer_id, void *arg)
 }
 
 /* Asks for a reconcile on the next loop turn, outside whatever callback we are in. */
-static void s_kick(runner_t *self)
+void runner_kick(runner_t *self)
 {
     if (self->kick_timer < 0)
         self->kick_timer = zloop_timer(self->loop, 0, 1, s_on_kick, self);
 }
 
-/* Is this upgrade already behind us? */
-static bool s_already_applied(runner_t *self, const upgrade_info_t *info)
-{
-    char current[UPGRADE_NAME_MAX + 1];
-    if (layout_current_upgrade(&self->layout, current, sizeof current, NULL) == 0 &&
-        strcmp(current, info->name) == 0)
-        return true;
-    if (journal_applied(self->journal, info->name))
-        return true;
-    if (info->height <= journal_last_height(self->journal)) {
-        log_warn(COMPONENT, "upgrade info is older than the last applied upgrade; ignored",
-                 LF_STR("name", info->name), LF_INT("height", info->height),
-                 LF_INT("last_height", journal_last_height(self->journal)));
-        return true;
-    }
-    return false;
-}
-
-static void s_set_pending(runner_t *self, const upgrade_info_t *info)
-{
-    if (self->has_pending && strcmp(self->pending.name, info->name) == 0)
-        return;
-    if (self->has_pending)
-        upgrade_info_free(&self->pending);
-    self->pending = *info;
-    self->pending.info = info->info ? strdup(info->info) : NULL;
-    self->has_pending = true;
-    self->missing_logged = false;
-    log_info(COMPONENT, "upgrade detected", LF_STR("name", info->name),
-             LF_INT("height", info->height));
-}
-
 static void s_on_upgrade_info(const upgrade_info_t *info, void *arg)
 {
-    runner_t *self = arg;
-    if (s_already_applied(self, info)) {
-        log_debug(COMPONENT, "upgrade info already applied", LF_STR("name", info->name));
-        return;
-    }
-    s_set_pending(self, info);
-    s_kick(self);
-}
-
-/* The pending upgrade's binary, if it is there and executable. */
-static bool s_pending_binary_ready(runner_t *self, char *path, size_t size)
-{
-    wv_err_t err;
-    if (layout_upgrade_bin(&self->layout, self->pending.name, path, size, &err) != 0)
-        return false;
-    if (fs_is_executable(path))
-        return true;
-    if (!self->missing_logged) {
-        self->missing_logged = true;
-        log_error(COMPONENT,
-                  fs_is_file(path) ? "upgrade binary is not executable; the node is left as it "
-                                     "is and the upgrade proceeds once it is (chmod +x)"
-                                   : "upgrade binary is missing; the node is left as it is and "
-                                     "the upgrade proceeds as soon as the binary is in place",
-                  LF_STR("name", self->pending.name), LF_STR("expected", path));
-    }
-    return false;
-}
-
-/* Points `current` at the pending upgrade; the journal says so before and after. */
-static int s_switch(runner_t *self)
-{
-    wv_err_t err;
-    char target[PATH_MAX];
-    const char *name = self->pending.name;
-    if (layout_link_target(name, target, sizeof target, &err) != 0 ||
-        journal_set_step(self->journal, name, self->pending.height, "switching", &err) != 0 ||
-        journal_save(self->journal, &err) != 0 ||
-        fs_symlink_replace(target, self->layout.current, &err) != 0 ||
-        journal_record_applied(self->journal, name, self->pending.height, &err) != 0 ||
-        journal_set_step(self->journal, NULL, 0, NULL, &err) != 0 ||
-        journal_save(self->journal, &err) != 0) {
-        log_error(COMPONENT, "switch failed", LF_STR("name", name), LF_STR("error", err.msg));
-        return -1;
-    }
-    log_info(COMPONENT, "upgrade applied: current switched", LF_STR("name", name),
-             LF_INT("height", self->pending.height), LF_STR("current", target));
-    upgrade_info_free(&self->pending);
-    self->has_pending = false;
-    return 0;
+    upgrade_offer(arg, info, true);
 }
 
 static int s_on_restart_delay(zloop_t *loop, int timer_id, void *arg)
@@ -182,25 +67,16 @@ static int s_on_restart_delay(zloop_t *loop, int timer_id, void *arg)
     (void)timer_id;
     runner_t *self = arg;
     self->restart_timer = -1;
-    if (!self->shutting_down)
+    if (!self->shutting_down && self->want_running)
         supervisor_start(self->sup);
-    s_kick(self);
+    runner_kick(self);
     return 0;
 }
 
-static void s_after_switch(runner_t *self)
+void runner_start_later(runner_t *self)
 {
-    if (!self->cfg->restart_after_upgrade) {
-        log_info(COMPONENT, "DAEMON_RESTART_AFTER_UPGRADE is false; exiting after the upgrade");
-        self->exit_code = 0;
-        self->done = true;
+    if (self->restart_timer >= 0 || self->shutting_down || !self->want_running)
         return;
-    }
-    if (!self->want_running) {
-        log_info(COMPONENT, "upgrade applied while the node is stopped by the operator; it "
-                            "stays stopped until `wemixvisor start`");
-        return;
-    }
     if (self->cfg->restart_delay_ms > 0)
         log_info(COMPONENT, "waiting before starting the new binary",
                  LF_INT("delay_ms", (long long)self->cfg->restart_delay_ms));
@@ -234,23 +110,8 @@ static void s_reconcile(runner_t *self)
         supervisor_stop(self->sup);
         return;
     }
-    if (self->has_pending) {
-        char bin[PATH_MAX];
-        if (!s_pending_binary_ready(self, bin, sizeof bin))
-            return; /* the poll tick looks again */
-        if (!node_down) {
-            if (st != NODE_STOPPING) {
-                log_info(COMPONENT, "stopping the node for the upgrade",
-                         LF_STR("name", self->pending.name));
-                supervisor_stop(self->sup);
-            }
-            return;
-        }
-        if (s_switch(self) != 0)
-            return; /* nothing was switched that the journal does not know; the tick retries */
-        s_after_switch(self);
-        return;
-    }
+    if (upgrade_reconcile(self))
+        return; /* the pipeline owns the node */
     if (st == NODE_FAILED && !self->cfg->restart_on_failure && self->restart_timer < 0) {
         self->exit_code = s_exit_code_of(supervisor_last_status(self->sup));
         self->done = true;
@@ -268,14 +129,8 @@ static sup_decision_t s_before_start(void *arg)
 {
     runner_t *self = arg;
     watcher_check(self->watcher);
-    if (!self->has_pending)
-        return SUP_PROCEED;
-    char bin[PATH_MAX];
-    if (!s_pending_binary_ready(self, bin, sizeof bin))
-        return SUP_HOLD;
-    if (s_switch(self) != 0)
-        return SUP_HOLD;
-    return SUP_PROCEED;
+    upgrade_scan_schedule(self);
+    return upgrade_before_start(self);
 }
 
 /* The node exited by itself: if it did so for an upgrade, the upgrade goes first. */
@@ -285,6 +140,7 @@ static sup_decision_t s_on_node_exit(int status, void *arg)
     runner_t *self = arg;
     watcher_forget(self->watcher);
     watcher_check(self->watcher);
+    upgrade_on_node_exit(self);
     if (self->has_pending || self->shutting_down || !self->want_running)
         return SUP_HOLD;
     return SUP_PROCEED;
@@ -296,9 +152,21 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
     (void)loop;
     (void)timer_id;
     runner_t *self = arg;
+    upgrade_scan_schedule(self);
     if (self->has_pending)
         s_reconcile(self);
     return self->done ? -1 : 0;
+}
+
+/* Near an upgrade height the probe's period (a second) is too coarse: ask now. */
+static int s_on_fast(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    runner_t *self = arg;
+    if (upgrade_watching_height(self) && supervisor_state(self->sup) == NODE_RUNNING)
+        probe_now(self->probe);
+    return 0;
 }
 
 /* The version of the binary `current` points at, asked once per binary. */
@@ -333,11 +201,12 @@ static void s_on_state(node_state_t from, node_state_t to, void *arg)
         health_node_started(&self->health, zclock_mono());
         probe_now(self->probe);
         s_detect_version(self);
-    } else if (from == NODE_RUNNING || from == NODE_STOPPING) {
+    } else if (to == NODE_STOPPED || to == NODE_CRASHED) {
+        /* the process is gone (while it is only stopping, a later agent must still find it) */
         nodepid_clear(self->layout.root);
         health_node_stopped(&self->health);
     }
-    s_kick(self);
+    runner_kick(self);
 }
 
 static int s_on_probe(zloop_t *loop, zsock_t *sock, void *arg)
@@ -351,6 +220,8 @@ static int s_on_probe(zloop_t *loop, zsock_t *sock, void *arg)
     health_state_t before = self->health.state;
     health_state_t after = health_update(&self->health, &r, zclock_mono());
     supervisor_set_healthy(self->sup, after == HEALTH_HEALTHY || after == HEALTH_SYNCING);
+    if (r.ok && supervisor_state(self->sup) == NODE_RUNNING)
+        upgrade_on_height(self, r.height);
     if (after != before) {
         if (after == HEALTH_STALLED || after == HEALTH_UNRESPONSIVE)
             log_warn(COMPONENT, "node health", LF_STR("from", health_name(before)),
@@ -385,7 +256,10 @@ static void s_fill_view(runner_t *self, status_view_t *v, char *current, size_t 
         .last_status = supervisor_last_status(self->sup),
         .pending_upgrade = self->has_pending ? self->pending.name : NULL,
         .pending_height = self->has_pending ? self->pending.height : 0,
-        .pending_problem = self->has_pending && self->missing_logged ? "binary" : NULL,
+        .pending_problem = !self->has_pending     ? NULL
+                           : self->missing_logged ? "its binary"
+                           : self->space_logged   ? "disk space for the backup"
+                                                  : upgrade_step_name(self->step),
         .rpc_error = self->health.error,
     };
 }
@@ -419,7 +293,7 @@ static json_t *s_on_control(const char *cmd, json_t *request, void *arg)
         supervisor_stop(self->sup);
     if ((start || restart) && (st == NODE_FAILED || st == NODE_BACKOFF))
         supervisor_start(self->sup); /* from failed or backoff: a fresh start, count reset */
-    s_kick(self);
+    runner_kick(self);
     s_fill_view(self, &v, current, sizeof current);
     return status_json(&v);
 }
@@ -444,6 +318,21 @@ static void s_on_http(const char *method, const char *url, httpserv_reply_t *rep
     reply->len = reply->body ? strlen(reply->body) : 0;
 }
 
+/* Every child that ended: the node, a worker of the pipeline, or an orphan re-parented to us. */
+static void s_reap(runner_t *self)
+{
+    for (;;) {
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid < 0 && errno == EINTR)
+            continue;
+        if (pid <= 0)
+            break;
+        if (!supervisor_child_exited(self->sup, pid, status))
+            upgrade_child_exited(self, pid, status);
+    }
+}
+
 static int s_on_signal(zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
     (void)loop;
@@ -454,7 +343,7 @@ static int s_on_signal(zloop_t *loop, zmq_pollitem_t *item, void *arg)
         int sig = (int)si.ssi_signo;
         switch (sig) {
         case SIGCHLD:
-            supervisor_reap(self->sup);
+            s_reap(self);
             break;
         case SIGTERM:
         case SIGINT:
@@ -463,7 +352,7 @@ static int s_on_signal(zloop_t *loop, zmq_pollitem_t *item, void *arg)
                          LF_STR("signal", sigabbrev_np(sig)));
             self->shutting_down = true;
             self->exit_code = 0;
-            s_kick(self);
+            runner_kick(self);
             break;
         default:
             log_info(COMPONENT, "forwarding signal to the node",
@@ -472,27 +361,6 @@ static int s_on_signal(zloop_t *loop, zmq_pollitem_t *item, void *arg)
         }
     }
     return self->done ? -1 : 0;
-}
-
-/* Picks up a switch interrupted by a crash of an earlier agent: the symlink is either old or new
- * (rename is atomic), so the journal only needs to learn which. */
-static int s_recover_journal(runner_t *self, wv_err_t *err)
-{
-    const char *step = journal_step(self->journal);
-    if (step[0] == '\0')
-        return 0;
-    char current[UPGRADE_NAME_MAX + 1];
-    if (layout_current_upgrade(&self->layout, current, sizeof current, err) != 0)
-        return -1;
-    const char *name = journal_step_upgrade(self->journal);
-    log_warn(COMPONENT, "an earlier agent stopped in the middle of an upgrade",
-             LF_STR("name", name), LF_STR("step", step), LF_STR("current", current));
-    if (strcmp(current, name) == 0 && !journal_applied(self->journal, name) &&
-        journal_record_applied(self->journal, name, journal_step_height(self->journal), err) != 0)
-        return -1;
-    if (journal_set_step(self->journal, NULL, 0, NULL, err) != 0)
-        return -1;
-    return journal_save(self->journal, err);
 }
 
 /* Everything before the loop: the lock, a node left behind, the journal, the data dir. */
@@ -507,7 +375,7 @@ static int s_prepare(runner_t *self, wv_err_t *err)
                               SUPERVISOR_QUIT_WAIT_MS, err) != 0)
         return -1;
     self->journal = journal_load(self->layout.state, err);
-    if (self->journal == NULL || s_recover_journal(self, err) != 0)
+    if (self->journal == NULL || upgrade_resume(self, err) != 0)
         return -1;
     return fs_mkdir_p(self->layout.data, 0755, err);
 }
@@ -576,6 +444,7 @@ static int s_open_sources(runner_t *self, char *const *args, wv_err_t *err)
     };
     self->sup = supervisor_new(self->loop, &opts);
     self->tick_timer = zloop_timer(self->loop, cfg->poll_interval_ms, 0, s_on_tick, self);
+    self->fast_timer = zloop_timer(self->loop, UPGRADE_FAST_PROBE_MS, 0, s_on_fast, self);
     self->watcher = watcher_new(self->loop, self->layout.upgrade_info, cfg->watch,
                                 cfg->poll_interval_ms, s_on_upgrade_info, self);
     if (self->sup == NULL || self->watcher == NULL)
@@ -587,6 +456,7 @@ static void s_close(runner_t *self)
 {
     if (self->sup != NULL && supervisor_pid(self->sup) > 0)
         supervisor_forward(self->sup, SIGKILL); /* never leave a node running unsupervised */
+    upgrade_close(self);
     watcher_destroy(&self->watcher);
     supervisor_destroy(&self->sup);
     control_destroy(&self->control);
@@ -596,8 +466,6 @@ static void s_close(runner_t *self)
     zloop_destroy(&self->loop);
     if (self->sigfd >= 0)
         close(self->sigfd);
-    if (self->has_pending)
-        upgrade_info_free(&self->pending);
     journal_destroy(&self->journal);
     if (self->lock_fd >= 0)
         close(self->lock_fd);
@@ -611,6 +479,8 @@ int runner_main(const wv_config_t *cfg, char *const *args)
                      .restart_timer = -1,
                      .tick_timer = -1,
                      .lock_fd = -1,
+                     .step_timer = -1,
+                     .last_saved_height = -1,
                      .want_running = true};
     wv_err_t err;
     char current[UPGRADE_NAME_MAX + 1];
@@ -625,6 +495,8 @@ int runner_main(const wv_config_t *cfg, char *const *args)
         return EXIT_FATAL;
     }
     int rc = EXIT_FATAL;
+    ssize_t n = readlink("/proc/self/exe", self.self_exe, sizeof self.self_exe - 1);
+    self.self_exe[n > 0 ? n : 0] = '\0';
     if (s_prepare(&self, &err) != 0 || s_open_sources(&self, args, &err) != 0) {
         log_error(COMPONENT, "cannot run", LF_STR("error", err.msg));
         goto out;
@@ -632,7 +504,7 @@ int runner_main(const wv_config_t *cfg, char *const *args)
     log_info(COMPONENT, "starting", LF_STR("home", cfg->home), LF_STR("current", current),
              LF_STR("binary", self.binary), LF_INT("pid", getpid()));
     supervisor_start(self.sup);
-    s_kick(&self);
+    runner_kick(&self);
     while (!self.done) {
         if (zloop_start(self.loop) != -1 && !self.done) {
             log_error(COMPONENT, "event loop ended unexpectedly");

@@ -318,12 +318,18 @@ void supervisor_reap(supervisor_t *self)
             continue;
         if (pid <= 0)
             break;
-        if (pid == self->pid) {
-            self->last_status = status;
-            self->has_exited = true;
-            s_fire(self, EV_EXITED);
-        }
+        supervisor_child_exited(self, pid, status);
     }
+}
+
+bool supervisor_child_exited(supervisor_t *self, pid_t pid, int status)
+{
+    if (pid <= 0 || pid != self->pid)
+        return false;
+    self->last_status = status;
+    self->has_exited = true;
+    s_fire(self, EV_EXITED);
+    return true;
 }
 
 void supervisor_forward(supervisor_t *self, int sig)

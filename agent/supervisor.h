@@ -66,8 +66,10 @@ void supervisor_destroy(supervisor_t **self_p);
 void supervisor_start(supervisor_t *self);
 void supervisor_stop(supervisor_t *self);
 
-/* Reaps every exited child (waitpid loop); call on SIGCHLD. */
+/* Reaps every exited child (waitpid loop); call on SIGCHLD when the node is the only child. */
 void supervisor_reap(supervisor_t *self);
+/* For an owner that reaps itself: true if pid was the node (its exit is then handled). */
+bool supervisor_child_exited(supervisor_t *self, pid_t pid, int status);
 
 /* Forwards a signal to the node's process group, if it runs. */
 void supervisor_forward(supervisor_t *self, int sig);

@@ -8,8 +8,8 @@ jobs=$(nproc)
 
 "$top/scripts/install-deps.sh"
 
-echo "== build"
-"$top/scripts/build.sh" "$top/build"
+echo "== build (with the fault points of the crash-safety tests)"
+"$top/scripts/build.sh" "$top/build" -DWV_FAULT_INJECTION=ON
 
 echo "== unit and integration tests"
 (cd build && ctest --output-on-failure -j"$jobs" --timeout 300)

@@ -27,7 +27,8 @@ typedef enum {
     K_INT,
     K_SIZE,
     K_HOSTPORT,
-    K_WATCH
+    K_WATCH,
+    K_COMPRESSION /* a string, one of zstd, gzip, none */
 } kind_t;
 
 typedef struct {
@@ -89,6 +90,14 @@ static const var_t s_vars[CFG_COUNT] = {
      "rotated node log files kept (file.1 ... file.N)"},
     {CFG_WEMIXVISOR_METRICS_ADDR, "WEMIXVISOR_METRICS_ADDR", NULL, K_HOSTPORT, NULL,
      F(metrics_addr), 0, 0, "host:port to serve Prometheus /metrics on (unset: off)"},
+    {CFG_DAEMON_PREUPGRADE_TIMEOUT, "DAEMON_PREUPGRADE_TIMEOUT", NULL, K_DURATION, "5m",
+     F(preupgrade_timeout_ms), 100, (int64_t)MS_PER_DAY,
+     "a pre-upgrade script running longer is killed"},
+    {CFG_DAEMON_UPGRADE_VERIFY_TIMEOUT, "DAEMON_UPGRADE_VERIFY_TIMEOUT", NULL, K_DURATION, "5m",
+     F(verify_timeout_ms), 100, (int64_t)MS_PER_DAY,
+     "the new node must pass the upgrade height within this, or the upgrade is rolled back"},
+    {CFG_DAEMON_BACKUP_COMPRESSION, "DAEMON_BACKUP_COMPRESSION", NULL, K_COMPRESSION, "zstd",
+     F(backup_compression), 0, 0, "compression of data backups: zstd, gzip or none"},
 };
 
 const char *config_var_name(cfg_var_t var)
@@ -167,6 +176,11 @@ static int s_store(wv_config_t *cfg, const var_t *v, const char *label, const ch
     case K_NAME:
         if (config_check_daemon_name(text, err) != 0)
             return -1;
+        break;
+    case K_COMPRESSION:
+        if (strcmp(text, "zstd") != 0 && strcmp(text, "gzip") != 0 && strcmp(text, "none") != 0)
+            return err_set(err, "%s=\"%s\": unknown compression; use zstd, gzip or none", label,
+                           text);
         break;
     case K_STRING:
         break;
@@ -316,7 +330,7 @@ void config_free(wv_config_t *cfg)
 {
     for (int i = 0; i < CFG_COUNT; i++) {
         kind_t k = s_vars[i].kind;
-        if (k == K_STRING || k == K_NAME || k == K_PATH || k == K_HOSTPORT) {
+        if (k == K_STRING || k == K_NAME || k == K_PATH || k == K_HOSTPORT || k == K_COMPRESSION) {
             char **slot = s_str_field(cfg, &s_vars[i]);
             free(*slot);
             *slot = NULL;

@@ -34,6 +34,9 @@ typedef enum {
     CFG_DAEMON_LOG_MAX_SIZE,
     CFG_DAEMON_LOG_MAX_FILES,
     CFG_WEMIXVISOR_METRICS_ADDR,
+    CFG_DAEMON_PREUPGRADE_TIMEOUT,
+    CFG_DAEMON_UPGRADE_VERIFY_TIMEOUT,
+    CFG_DAEMON_BACKUP_COMPRESSION,
     CFG_COUNT
 } cfg_var_t;
 
@@ -48,6 +51,7 @@ typedef struct {
     uint64_t poll_interval_ms;      /* DAEMON_POLL_INTERVAL */
     uint64_t shutdown_grace_ms;     /* DAEMON_SHUTDOWN_GRACE */
     char *backup_dir;               /* DAEMON_DATA_BACKUP_DIR; defaults to $DAEMON_HOME/backups */
+    char *backup_compression;       /* DAEMON_BACKUP_COMPRESSION: zstd, gzip or none */
     bool unsafe_skip_backup;        /* UNSAFE_SKIP_BACKUP */
     int64_t preupgrade_max_retries; /* DAEMON_PREUPGRADE_MAX_RETRIES */
     char *custom_preupgrade;        /* COSMOVISOR_/WEMIXVISOR_CUSTOM_PREUPGRADE; may be NULL */
@@ -59,10 +63,12 @@ typedef struct {
     int64_t max_restarts;           /* DAEMON_MAX_RESTARTS */
     uint64_t health_check_interval_ms; /* DAEMON_HEALTH_CHECK_INTERVAL */
     char *log_file;                    /* DAEMON_LOG_FILE; NULL: node output passes through */
-    watch_mode_t watch;    /* WEMIXVISOR_WATCH: auto (inotify, polling fallback) or poll */
-    uint64_t log_max_size; /* DAEMON_LOG_MAX_SIZE: rotate DAEMON_LOG_FILE past this */
-    int64_t log_max_files; /* DAEMON_LOG_MAX_FILES: rotated files kept */
-    char *metrics_addr;    /* WEMIXVISOR_METRICS_ADDR: host:port of /metrics, NULL: off */
+    watch_mode_t watch;             /* WEMIXVISOR_WATCH: auto (inotify, polling fallback) or poll */
+    uint64_t log_max_size;          /* DAEMON_LOG_MAX_SIZE: rotate DAEMON_LOG_FILE past this */
+    int64_t log_max_files;          /* DAEMON_LOG_MAX_FILES: rotated files kept */
+    char *metrics_addr;             /* WEMIXVISOR_METRICS_ADDR: host:port of /metrics, NULL: off */
+    uint64_t preupgrade_timeout_ms; /* DAEMON_PREUPGRADE_TIMEOUT: one run of a hook */
+    uint64_t verify_timeout_ms;     /* DAEMON_UPGRADE_VERIFY_TIMEOUT: new node past the height */
 
     char *file;                      /* the config file that was read, or NULL */
     cfg_source_t source[CFG_COUNT];  /* where each value came from */

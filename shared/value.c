@@ -168,7 +168,9 @@ int value_parse_size(const char *name, const char *text, uint64_t min, uint64_t 
                  {"GB", 1ULL << 30}};
     uint64_t n;
     int digits = s_parse_digits(text, &n);
-    if (digits <= 0)
+    if (digits < 0)
+        return err_set(err, "%s=\"%s\": number too large; use %s", name, text, SIZE_HELP);
+    if (digits == 0)
         return err_set(err, "%s=\"%s\": not a size; use %s", name, text, SIZE_HELP);
     const char *unit = text + digits;
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {

@@ -45,7 +45,7 @@ fail() {
 }
 
 cleanup() {
-  local rc=$?
+  local rc=${1:-$?}
   if [ -n "$AGENT_PID" ] && kill -0 "$AGENT_PID" 2>/dev/null; then
     kill -TERM "$AGENT_PID" 2>/dev/null || true
     wait_quiet_exit "$AGENT_PID" 15 || kill -KILL "$AGENT_PID" 2>/dev/null || true
@@ -201,3 +201,18 @@ zombies_of() {
 last_started_is() {
   [ -f "$EVENTS" ] && [ "$(jq -rs '[.[] | select(.event == "start")][-1].version // ""' "$EVENTS")" = "$1" ]
 }
+
+# rpc_height: the fake node's height over its JSON-RPC (empty when it does not answer).
+rpc_height() {
+  local hex
+  hex=$(curl -sf -m 2 -H 'Content-Type: application/json' \
+    -d '{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}' \
+    "http://127.0.0.1:$RPC_PORT" | jq -r .result 2>/dev/null) || return 0
+  [ -n "$hex" ] && [ "$hex" != null ] && echo $((hex))
+  return 0
+}
+journal_has_applied() { jq -e --arg n "$1" '[.applied[].name] | index($n) != null' "$DAEMON_HOME/wemixvisor/state.json" >/dev/null 2>&1; }
+journal_has_failed() { jq -e --arg n "$1" '[(.failed // [])[].name] | index($n) != null' "$DAEMON_HOME/wemixvisor/state.json" >/dev/null 2>&1; }
+# start_height_of N: the height the N-th node start began at.
+start_height_of() { jq -s --argjson n "$1" '[.[] | select(.event == "start")][$n - 1].height' "$EVENTS"; }
+rpc_answers() { [ -n "$(rpc_height)" ]; }

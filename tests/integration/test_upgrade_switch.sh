@@ -9,7 +9,7 @@ start_agent
 wait_for "v2 started" 20 started_is 2 v2.0.0
 current_is upgrades/v2 || fail "current is $(current_target)"
 [ "$(events_count event sigterm)" -eq 1 ] || fail "v1 was not stopped with SIGTERM"
-jq -e '.applied[-1].name == "v2"' "$DAEMON_HOME/wemixvisor/state.json" >/dev/null || fail "journal does not record v2"
+wait_for "journal records v2" 20 journal_has_applied v2
 # the node's own arguments are the last 6 (before them: the flags baked into each release)
 a1=$(jq -c -s '[.[] | select(.event == "start")][0].argv[-6:]' "$EVENTS")
 a2=$(jq -c -s '[.[] | select(.event == "start")][1].argv[-6:]' "$EVENTS")

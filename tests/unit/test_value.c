@@ -322,6 +322,130 @@ static void test_host_port_refuses_missing_parts_and_bad_ports(void **state)
     }
 }
 
+/* --- sizes --- */
+
+#define KIB 1024ULL
+#define MIB (1024 * KIB)
+#define GIB (1024 * MIB)
+#define SIZE_LOW (4 * KIB) /* bounds as a config might set them: 4KiB to 64GiB */
+#define SIZE_HIGH (64 * GIB)
+
+static void test_size_accepts_bytes_and_binary_units(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        uint64_t bytes;
+    } cases[] = {
+        {"4096", 4096},        {"4096B", 4096},      {"4KiB", 4 * KIB}, {"4KB", 4 * KIB},
+        {"100MiB", 100 * MIB}, {"100MB", 100 * MIB}, {"1GiB", GIB},     {"1GB", GIB},
+        {"64GiB", SIZE_HIGH}, /* the upper bound is in range */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint64_t bytes = 12345;
+        wv_err_t err = {{0}};
+        if (value_parse_size("DAEMON_LOG_MAX_SIZE", cases[i].text, SIZE_LOW, SIZE_HIGH, &bytes,
+                             &err) != 0)
+            fail_msg("%s refused: %s", cases[i].text, err.msg);
+        assert_int_equal(bytes, cases[i].bytes);
+    }
+}
+
+static void test_size_refuses_what_is_not_a_number_with_a_known_unit(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        const char *says;
+    } refused[] = {
+        {"", "not a size"},
+        {"abc", "not a size"},
+        {"MiB", "not a size"},                    /* a unit without a number */
+        {"-5MiB", "not a size"},                  /* negative */
+        {"5 MiB", "unknown unit \" MiB\""},       /* a space before the unit */
+        {"5mb", "unknown unit \"mb\""},           /* units are written as documented */
+        {"1TiB", "unknown unit \"TiB\""},         /* larger than GiB is not a unit here */
+        {"1.5GiB", "unknown unit \".5GiB\""},     /* not whole */
+        {"99999999999999999999GiB", "too large"}, /* more digits than 64 bits hold */
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        uint64_t bytes = 12345;
+        wv_err_t err = {{0}};
+        if (value_parse_size("DAEMON_LOG_MAX_SIZE", refused[i].text, SIZE_LOW, SIZE_HIGH, &bytes,
+                             &err) != -1)
+            fail_msg("%s accepted", refused[i].text);
+        assert_int_equal(bytes, 12345); /* untouched */
+        s_assert_names_value(&err, "DAEMON_LOG_MAX_SIZE", refused[i].text);
+        tu_assert_contains(err.msg, refused[i].says);
+        tu_assert_contains(err.msg, "KiB, MiB or GiB");
+    }
+}
+
+static void test_size_out_of_range_names_the_range(void **state)
+{
+    (void)state;
+    static const char *const refused[] = {
+        "0",              /* below the minimum */
+        "4095",           /* one byte short */
+        "65GiB",          /* above the maximum */
+        "17179869184GiB", /* 2^64 bytes: the number fits, the size does not */
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        uint64_t bytes = 12345;
+        wv_err_t err = {{0}};
+        assert_int_equal(
+            value_parse_size("DAEMON_LOG_MAX_SIZE", refused[i], SIZE_LOW, SIZE_HIGH, &bytes, &err),
+            -1);
+        assert_int_equal(bytes, 12345);
+        s_assert_names_value(&err, "DAEMON_LOG_MAX_SIZE", refused[i]);
+        tu_assert_contains(err.msg, "out of range; use a size between 4KiB and 64GiB");
+    }
+}
+
+static void test_size_format_uses_the_largest_exact_unit(void **state)
+{
+    (void)state;
+    static const struct {
+        uint64_t bytes;
+        const char *text;
+    } cases[] = {
+        {0, "0"},
+        {512, "512"},
+        {1536, "1536"},
+        {4 * KIB, "4KiB"},
+        {1536 * KIB, "1536KiB"},
+        {100 * MIB, "100MiB"},
+        {1536 * MIB, "1536MiB"},
+        {GIB, "1GiB"},
+        {GIB + 1, "1073741825"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[32];
+        value_format_size(cases[i].bytes, buf, sizeof buf);
+        assert_string_equal(buf, cases[i].text);
+    }
+}
+
+static void test_size_format_round_trips_through_parse(void **state)
+{
+    (void)state;
+    // clang-format off
+    static const uint64_t values[] = {
+        0, 1, 1023, KIB, KIB + 1, 4 * KIB, MIB - 1, MIB, 100 * MIB, GIB - KIB, GIB, 64 * GIB,
+        UINT64_MAX / GIB * GIB, UINT64_MAX,
+    };
+    // clang-format on
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        char buf[32];
+        uint64_t back = 12345;
+        wv_err_t err = {{0}};
+        value_format_size(values[i], buf, sizeof buf);
+        if (value_parse_size("X", buf, 0, UINT64_MAX, &back, &err) != 0)
+            fail_msg("%s refused: %s", buf, err.msg);
+        assert_true(back == values[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -341,6 +465,11 @@ int main(void)
         cmocka_unit_test(test_abs_path_refuses_paths_longer_than_path_max),
         cmocka_unit_test(test_host_port_accepts_names_and_addresses),
         cmocka_unit_test(test_host_port_refuses_missing_parts_and_bad_ports),
+        cmocka_unit_test(test_size_accepts_bytes_and_binary_units),
+        cmocka_unit_test(test_size_refuses_what_is_not_a_number_with_a_known_unit),
+        cmocka_unit_test(test_size_out_of_range_names_the_range),
+        cmocka_unit_test(test_size_format_uses_the_largest_exact_unit),
+        cmocka_unit_test(test_size_format_round_trips_through_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

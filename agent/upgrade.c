@@ -42,6 +42,8 @@ static upgrade_step_t s_step_from_name(const char *name)
     return STEP_NONE;
 }
 
+static void s_done_quietly(runner_t *self);
+
 static void s_cancel_step_timer(runner_t *self)
 {
     if (self->step_timer >= 0)
@@ -98,6 +100,11 @@ void upgrade_offer(runner_t *self, const upgrade_info_t *info, bool now)
     if (s_already_done(self, info)) {
         log_debug(COMPONENT, "upgrade already applied or failed", LF_STR("name", info->name));
         return;
+    }
+    if (self->has_pending && now && self->step == STEP_VERIFYING &&
+        strcmp(self->pending.name, info->name) != 0 && info->height > self->pending.height) {
+        /* the new node asks for its own next upgrade: it has gone past ours */
+        s_done_quietly(self);
     }
     if (self->has_pending) {
         if (strcmp(self->pending.name, info->name) == 0) {
@@ -416,6 +423,13 @@ static void s_look_again(runner_t *self)
 /* The new node has passed the upgrade height: the upgrade is done. */
 static void s_done(runner_t *self)
 {
+    s_done_quietly(self);
+    s_look_again(self);
+}
+
+/* As s_done, without looking for what comes next (the caller has it in hand). */
+static void s_done_quietly(runner_t *self)
+{
     wv_err_t err;
     s_cancel_step_timer(self);
     if (journal_record_applied(self->journal, self->pending.name, self->pending.height, &err) !=
@@ -427,7 +441,6 @@ static void s_done(runner_t *self)
     log_info(COMPONENT, "upgrade done", LF_STR("name", self->pending.name),
              LF_INT("height", self->health.height));
     s_clear_pending(self);
-    s_look_again(self);
 }
 
 void upgrade_on_height(runner_t *self, int64_t height)

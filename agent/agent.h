@@ -62,8 +62,9 @@ typedef struct runner {
     worker_t *worker; /* backup, hook or restore in progress */
     int hook_index;   /* 0: custom script, 1: upgrades/<name>/pre-upgrade */
     int hook_attempt;
-    int step_timer;    /* hook retry backoff or verification deadline, -1 if none */
-    char failure[512]; /* why the upgrade in hand failed */
+    int step_timer;         /* hook retry backoff or verification deadline, -1 if none */
+    uint64_t prepare_after; /* no new download before this (monotonic ms) */
+    char failure[512];      /* why the upgrade in hand failed */
     int64_t last_saved_height;
     uint64_t last_height_save_ms;
 

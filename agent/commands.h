@@ -20,5 +20,7 @@ int cmd_stop(const wv_config_t *cfg, int argc, char **argv);
 int cmd_restart(const wv_config_t *cfg, int argc, char **argv);
 /* backup create|list|verify|restore|clean: archives of $DAEMON_HOME/data (agent/backup.h). */
 int cmd_backup(const wv_config_t *cfg, int argc, char **argv);
+/* prepare-upgrade [name]: downloads and installs an upgrade's binary ahead of its height. */
+int cmd_prepare_upgrade(const wv_config_t *cfg, int argc, char **argv);
 
 #endif

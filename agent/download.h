@@ -12,15 +12,15 @@
 #include <stdint.h>
 
 #define DOWNLOAD_MAX_BYTES (2ULL * 1024 * 1024 * 1024) /* a larger download is refused */
-#define DOWNLOAD_RETRIES 5                              /* attempts after the first */
+#define DOWNLOAD_RETRIES 5                             /* attempts after the first */
 
 typedef enum { DIGEST_NONE = 0, DIGEST_SHA256, DIGEST_SHA512 } digest_kind_t;
 
 /* A URL split from its ?checksum=sha256:<hex> (or sha512:) parameter. */
 typedef struct {
-    char url[4096];        /* without the checksum parameter */
-    digest_kind_t kind;    /* DIGEST_NONE when the URL has no checksum */
-    char hex[129];         /* lower-case hex of the expected digest */
+    char url[4096];     /* without the checksum parameter */
+    digest_kind_t kind; /* DIGEST_NONE when the URL has no checksum */
+    char hex[129];      /* lower-case hex of the expected digest */
 } download_ref_t;
 
 /* Parses a URL with an optional checksum parameter; refuses a malformed checksum (unknown
@@ -28,8 +28,9 @@ typedef struct {
 int download_parse_ref(const char *url, download_ref_t *out, wv_err_t *err);
 
 /* Picks the URL for this machine from an upgrade's "info": an object {"binaries": {"linux/amd64":
- * URL, "any": URL}}, or a JSON string holding such an object. (An "info" that is itself a URL to
- * such a file is resolved by download_resolve_info.) os_arch is e.g. "linux/amd64". */
+ * URL, "any": URL}}, or a JSON string holding such an object. An "info" that is itself a URL to
+ * such a file is refused here: `prepare-upgrade` fetches that file first (checksum required, as
+ * for binaries) and passes its content. os_arch is e.g. "linux/amd64". */
 int download_pick_url(const char *info_json, const char *os_arch, char *url, size_t size,
                       wv_err_t *err);
 

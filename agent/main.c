@@ -81,6 +81,16 @@ static const command_t s_commands[] = {
      "has passed (H <= height + 1) is refused: the node is stopped at H - 1. The running agent\n"
      "picks the schedule up by itself; at height H - 1 it stops the node, backs up the data,\n"
      "runs the pre-upgrade scripts, switches current and starts the new binary.\n"},
+    {"prepare-upgrade", cmd_prepare_upgrade, true, "download and verify an upgrade's binary now",
+     "usage: wemixvisor prepare-upgrade [name]\n"
+     "\n"
+     "Downloads the binary of the named upgrade (or of the next one: the lowest scheduled height\n"
+     "not applied yet, or data/upgrade-info.json) from its info.binaries entry for this machine\n"
+     "(linux/amd64, then any), verifies its ?checksum=sha256:|sha512: while it streams in,\n"
+     "unpacks archives (.tar.gz, .tar.zst, .zip) and installs upgrades/<name>/bin/$DAEMON_NAME\n"
+     "with one rename. Needs DAEMON_ALLOW_DOWNLOAD_BINARIES=true; a URL without a checksum is\n"
+     "refused unless UNSAFE_SKIP_CHECKSUM=true. The running agent does this by itself as soon\n"
+     "as it knows an upgrade whose binary is missing.\n"},
     {"backup", cmd_backup, true, "create, list, verify, restore and clean data backups",
      "usage: wemixvisor backup create [--label L] [--compression zstd|gzip|none]\n"
      "       wemixvisor backup list [--json]\n"

@@ -146,18 +146,6 @@ static sup_decision_t s_on_node_exit(int status, void *arg)
     return SUP_PROCEED;
 }
 
-/* A pending upgrade waits for its binary: look again on every poll interval. */
-static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
-{
-    (void)loop;
-    (void)timer_id;
-    runner_t *self = arg;
-    upgrade_scan_schedule(self);
-    if (self->has_pending)
-        s_reconcile(self);
-    return self->done ? -1 : 0;
-}
-
 /* Near an upgrade height the probe's period (a second) is too coarse: ask now. */
 static int s_on_fast(zloop_t *loop, int timer_id, void *arg)
 {
@@ -167,6 +155,31 @@ static int s_on_fast(zloop_t *loop, int timer_id, void *arg)
     if (upgrade_watching_height(self) && supervisor_state(self->sup) == NODE_RUNNING)
         probe_now(self->probe);
     return 0;
+}
+
+/* The fast timer runs only while it is needed: an idle agent wakes up rarely. */
+static void s_arm_fast(runner_t *self)
+{
+    bool want = upgrade_watching_height(self);
+    if (want && self->fast_timer < 0) {
+        self->fast_timer = zloop_timer(self->loop, UPGRADE_FAST_PROBE_MS, 0, s_on_fast, self);
+    } else if (!want && self->fast_timer >= 0) {
+        zloop_timer_end(self->loop, self->fast_timer);
+        self->fast_timer = -1;
+    }
+}
+
+/* Every DAEMON_POLL_INTERVAL: the schedule, a missing binary, the fast height timer. */
+static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    runner_t *self = arg;
+    upgrade_scan_schedule(self);
+    if (self->has_pending)
+        s_reconcile(self);
+    s_arm_fast(self);
+    return self->done ? -1 : 0;
 }
 
 /* The version of the binary `current` points at, asked once per binary. */
@@ -444,7 +457,6 @@ static int s_open_sources(runner_t *self, char *const *args, wv_err_t *err)
     };
     self->sup = supervisor_new(self->loop, &opts);
     self->tick_timer = zloop_timer(self->loop, cfg->poll_interval_ms, 0, s_on_tick, self);
-    self->fast_timer = zloop_timer(self->loop, UPGRADE_FAST_PROBE_MS, 0, s_on_fast, self);
     self->watcher = watcher_new(self->loop, self->layout.upgrade_info, cfg->watch,
                                 cfg->poll_interval_ms, s_on_upgrade_info, self);
     if (self->sup == NULL || self->watcher == NULL)
@@ -480,6 +492,7 @@ int runner_main(const wv_config_t *cfg, char *const *args)
                      .tick_timer = -1,
                      .lock_fd = -1,
                      .step_timer = -1,
+                     .fast_timer = -1,
                      .last_saved_height = -1,
                      .want_running = true};
     wv_err_t err;

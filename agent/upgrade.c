@@ -23,6 +23,8 @@
 #define BACKUP_TIMEOUT_MS 0  /* a backup runs as long as the data needs */
 #define HEIGHT_SAVE_MS 5000  /* the journal's height is refreshed at most this often */
 #define ENV_ITEM_MAX (PATH_MAX + 64)
+#define PREPARE_RETRY_MS 30000              /* after a failed download */
+#define PREPARE_TIMEOUT_MS (60 * 60 * 1000) /* one download, all its retries included */
 
 static const char *const s_step_names[STEP_COUNT] = {"none",       "ready",     "stopping",
                                                      "backing-up", "hooks",     "switching",
@@ -121,6 +123,7 @@ void upgrade_offer(runner_t *self, const upgrade_info_t *info, bool now)
     self->pending.info = info->info ? strdup(info->info) : NULL;
     self->has_pending = true;
     self->pending_now = now;
+    self->prepare_after = 0; /* a new upgrade may be downloaded at once */
     log_info(COMPONENT, "upgrade detected", LF_STR("name", info->name),
              LF_INT("height", info->height), LF_STR("when", now ? "now" : "at height"));
     runner_kick(self);
@@ -135,6 +138,22 @@ void upgrade_scan_schedule(runner_t *self)
     wv_err_t err;
     if (schedule_list(&self->layout, &items, &count, &err) != 0)
         return;
+    /* a scheduled upgrade not started yet and no longer in the schedule was cancelled */
+    if (self->has_pending && !self->pending_now) {
+        bool listed = false;
+        for (size_t i = 0; i < count && !listed; i++)
+            listed = strcmp(items[i].info.name, self->pending.name) == 0;
+        if (!listed) {
+            log_info(COMPONENT, "upgrade cancelled", LF_STR("name", self->pending.name));
+            worker_destroy(&self->worker);
+            wv_err_t jerr;
+            if (self->step == STEP_READY &&
+                (journal_set_step(self->journal, NULL, 0, NULL, &jerr) != 0 ||
+                 journal_save(self->journal, &jerr) != 0))
+                log_error(COMPONENT, "cannot write the journal", LF_STR("error", jerr.msg));
+            s_clear_pending(self);
+        }
+    }
     for (size_t i = 0; i < count; i++) {
         if (!s_already_done(self, &items[i].info)) {
             upgrade_offer(self, &items[i].info, false);
@@ -158,6 +177,35 @@ static bool s_due(runner_t *self)
     return self->pending_now || s_height(self) >= self->pending.height - 1;
 }
 
+static void s_on_prepare_done(int status, bool timed_out, void *arg)
+{
+    runner_t *self = arg;
+    worker_destroy(&self->worker);
+    if (timed_out || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        log_error(COMPONENT, "downloading the upgrade failed; trying again later",
+                  LF_STR("name", self->has_pending ? self->pending.name : "?"),
+                  LF_INT("retry_in_ms", PREPARE_RETRY_MS));
+        self->prepare_after = (uint64_t)zclock_mono() + PREPARE_RETRY_MS;
+    }
+    runner_kick(self);
+}
+
+/* A missing binary is downloaded (DAEMON_ALLOW_DOWNLOAD_BINARIES) by a child process,
+ * `wemixvisor prepare-upgrade <name>`; the loop goes on meanwhile. */
+static void s_start_prepare(runner_t *self)
+{
+    if (!self->cfg->allow_download_binaries || self->pending.info == NULL || self->worker != NULL ||
+        (uint64_t)zclock_mono() < self->prepare_after)
+        return;
+    char *argv[] = {self->self_exe,    "--log-format",     "text",
+                    "prepare-upgrade", self->pending.name, NULL};
+    wv_err_t err;
+    self->worker = worker_start(self->loop, "download", argv, NULL, PREPARE_TIMEOUT_MS,
+                                s_on_prepare_done, self, &err);
+    if (self->worker == NULL)
+        log_error(COMPONENT, "cannot start the download", LF_STR("error", err.msg));
+}
+
 static bool s_binary_ready(runner_t *self)
 {
     char path[PATH_MAX];
@@ -166,6 +214,9 @@ static bool s_binary_ready(runner_t *self)
         return false;
     if (fs_is_executable(path))
         return true;
+    s_start_prepare(self);
+    if (self->worker != NULL)
+        return false; /* downloading */
     if (!self->missing_logged) {
         self->missing_logged = true;
         log_error(COMPONENT,

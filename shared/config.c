@@ -96,7 +96,7 @@ static const var_t s_vars[CFG_COUNT] = {
     {CFG_DAEMON_UPGRADE_VERIFY_TIMEOUT, "DAEMON_UPGRADE_VERIFY_TIMEOUT", NULL, K_DURATION, "5m",
      F(verify_timeout_ms), 100, (int64_t)MS_PER_DAY,
      "the new node must pass the upgrade height within this, or the upgrade is rolled back"},
-    {CFG_DAEMON_BACKUP_COMPRESSION, "DAEMON_BACKUP_COMPRESSION", NULL, K_COMPRESSION, "zstd",
+    {CFG_DAEMON_BACKUP_COMPRESSION, "DAEMON_BACKUP_COMPRESSION", NULL, K_COMPRESSION, "none",
      F(backup_compression), 0, 0, "compression of data backups: zstd, gzip or none"},
 };
 

@@ -7,7 +7,7 @@ set -euo pipefail
 SECONDS_IDLE=${SECONDS_IDLE:-60}
 STEP=0.1
 T=$(mktemp -d /tmp/wv-bench-footprint.XXXXXX)
-trap 'kill -TERM "$agent" 2>/dev/null; wait "$agent" 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill -TERM "$agent" 2>/dev/null || true; wait "$agent" 2>/dev/null || true; rm -rf "$T"' EXIT
 port=$((20000 + RANDOM % 40000))
 export DAEMON_HOME=$T/home DAEMON_NAME=wemixd DAEMON_RPC_ADDRESS=127.0.0.1:$port
 printf '#!/bin/sh\nexec %q --node-version v1 "$@"\n' "$FAKENODE" >"$T/node"

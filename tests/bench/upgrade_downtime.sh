@@ -9,7 +9,7 @@ set -euo pipefail
 SIZE_MIB=${SIZE_MIB:-1024}
 STEP=0.01 # how often the new node's RPC is tried
 T=$(mktemp -d /tmp/wv-bench-downtime.XXXXXX)
-trap 'pkill -f -- "$T/" 2>/dev/null; rm -rf "$T"' EXIT
+trap 'pkill -f -- "$T/" 2>/dev/null || true; rm -rf "$T"' EXIT
 
 mkdir -p "$T/template/chaindata"
 for i in $(seq 1 $((SIZE_MIB / 16))); do

@@ -37,6 +37,13 @@ check COSMOVISOR_CUSTOM_PREUPGRADE ./hook.sh "absolute path"
 check WEMIXVISOR_CUSTOM_PREUPGRADE hook.sh "absolute path"
 check DAEMON_LOG_FILE node.log "absolute path"
 check WEMIXVISOR_WATCH sometimes "auto or poll"
+check DAEMON_BACKUP_COMPRESSION xz "zstd, gzip or none"
+check DAEMON_PREUPGRADE_TIMEOUT forever "ms, s, m or h"
+check DAEMON_UPGRADE_VERIFY_TIMEOUT 10 "needs a unit"
+check DAEMON_LOG_MAX_SIZE 10 "out of range"
+check DAEMON_LOG_MAX_SIZE 5PB "unknown unit"
+check DAEMON_LOG_MAX_FILES 0 "from 1 to 100"
+check WEMIXVISOR_METRICS_ADDR nope "host:port"
 
 # the same checks hold for `run`: it exits 2 and starts nothing
 set +e

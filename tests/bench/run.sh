@@ -17,6 +17,8 @@ echo "bench: footprint (60 s)" >&2
 footprint=$("$top/tests/bench/agent_footprint.sh")
 echo "bench: upgrade downtime (1 GiB)" >&2
 downtime=$("$top/tests/bench/upgrade_downtime.sh")
+echo "bench: download and verify (256 MiB)" >&2
+download=$("$top/tests/bench/download_throughput.sh")
 auto=$(jq -s '.[] | select(.mode == "auto")' <<<"$results")
 poll=$(jq -s '.[] | select(.mode == "poll")' <<<"$results")
 f() { jq -r "$1" <<<"$2"; }
@@ -107,5 +109,20 @@ out="$top/docs/benchmarks.md"
   echo "The default \`DAEMON_BACKUP_COMPRESSION\` is \`none\`, from this measurement: chain data is"
   echo "already compressed, so zstd (level 1, one thread per core) and gzip (level 1) buy about 1 %"
   echo "of size for several times the downtime. zstd remains the choice for data that compresses."
+  echo
+  echo "## Download and verify"
+  echo
+  echo "A 256 MiB binary served by Python's \`http.server\` on 127.0.0.1, best of 3 runs each:"
+  echo "\`wemixvisor prepare-upgrade\` (libcurl, SHA-256 computed while the bytes stream in, fsync,"
+  echo "install with one rename) against \`curl -o\` then \`sha256sum\` (a second pass over the file)."
+  echo
+  echo "| case | time | throughput | vs curl + sha256sum |"
+  echo "|---|---|---|---|"
+  base_dl=$(jq -s '.[] | select(.case == "curl -o + sha256sum") | .ms' <<<"$download")
+  jq -c '.' <<<"$download" | while read -r m; do
+    printf '| %s | %s ms | %.0f MiB/s | %s |\n' "$(f .case "$m")" "$(f .ms "$m")" \
+      "$(jq -rn --argjson ms "$(f .ms "$m")" --argjson mib "$(f .mib "$m")" '$mib / ($ms / 1000)')" \
+      "$(ratio "$(f .ms "$m")" "$base_dl")"
+  done
 } >"$out"
 cat "$out"

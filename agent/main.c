@@ -4,6 +4,7 @@
 #include "config.h"
 #include "log.h"
 #include "runner.h"
+#include "plan.h"
 #include "schedule.h"
 
 #include <czmq.h>
@@ -81,6 +82,20 @@ static const command_t s_commands[] = {
      "has passed (H <= height + 1) is refused: the node is stopped at H - 1. The running agent\n"
      "picks the schedule up by itself; at height H - 1 it stops the node, backs up the data,\n"
      "runs the pre-upgrade scripts, switches current and starts the new binary.\n"},
+    {"plan", cmd_plan, true, "add, list, show and cancel batch upgrade plans",
+     "usage: wemixvisor plan add <file.json>\n"
+     "       wemixvisor plan list [--json]\n"
+     "       wemixvisor plan show <name> [--json]\n"
+     "       wemixvisor plan cancel <name>\n"
+     "\n"
+     "A plan is {\"name\": N, \"upgrades\": [{\"name\", \"height\", \"info\" | \"binary\", "
+     "\"mode\"}, ...]}.\n"
+     "add validates it as a whole (names valid and unique, heights strictly increasing and ahead "
+     "of\n"
+     "the chain, no clash with scheduled upgrades, every binary present or downloadable with a\n"
+     "checksum), lists every problem it finds, and only then schedules its upgrades and stores it\n"
+     "in wemixvisor/plans/<name>-<UTC time>.json. The agent runs them in height order through the\n"
+     "ordinary pipeline; a failed upgrade stops the rest of its plan.\n"},
     {"prepare-upgrade", cmd_prepare_upgrade, true, "download and verify an upgrade's binary now",
      "usage: wemixvisor prepare-upgrade [name]\n"
      "\n"

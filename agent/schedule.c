@@ -463,10 +463,7 @@ static bool s_url_valid(const char *url)
     return true;
 }
 
-/* Where the chain is: the node's RPC, else the journal's last known height, else block 0 (the
- * genesis block, which every chain has passed). Says on stderr which one when the node does not
- * answer. */
-static int64_t s_current_height(const wv_config_t *cfg, const journal_t *journal,
+int64_t schedule_current_height(const wv_config_t *cfg, const journal_t *journal, const char *cmd,
                                 const char **source)
 {
     wv_err_t err;
@@ -485,16 +482,15 @@ static int64_t s_current_height(const wv_config_t *cfg, const journal_t *journal
     if (height > 0) {
         *source = "from the journal's last known height";
         fprintf(stderr,
-                "wemixvisor upgrade schedule: the node does not answer (%s); using the last "
-                "known height %lld from the journal\n",
-                err.msg, (long long)height);
+                "%s: the node does not answer (%s); using the last known height %lld from the "
+                "journal\n",
+                cmd, err.msg, (long long)height);
     } else {
         *source = "assumed: its height is unknown";
         fprintf(stderr,
-                "wemixvisor upgrade schedule: warning: the chain's height is unknown (the node "
-                "does not answer: %s; the journal has no height): make sure the height is still "
-                "ahead\n",
-                err.msg);
+                "%s: warning: the chain's height is unknown (the node does not answer: %s; the "
+                "journal has no height): make sure the height is still ahead\n",
+                cmd, err.msg);
     }
     return height;
 }
@@ -527,60 +523,58 @@ static bool s_same_file(const char *a, const char *b)
     return same;
 }
 
+int schedule_install_binary(const layout_t *l, const char *name, const char *src, char *dst,
+                            size_t size, bool *copied, wv_err_t *err)
+{
+    struct stat st;
+    *copied = false;
+    if (stat(src, &st) != 0)
+        return err_set(err, "binary %s: %s; give the path to the new node binary", src,
+                       strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return err_set(err, "binary %s is not a regular file; give the node binary itself", src);
+    char dir[PATH_MAX], bindir[PATH_MAX];
+    if (layout_upgrade_dir(l, name, dir, sizeof dir, err) != 0 ||
+        fs_join(bindir, sizeof bindir, err, dir, "bin", NULL) != 0 ||
+        layout_upgrade_bin(l, name, dst, size, err) != 0)
+        return -1;
+    struct stat dst_st;
+    if (lstat(dst, &dst_st) == 0) {
+        if (!S_ISREG(dst_st.st_mode) || !s_same_file(src, dst))
+            return err_set(err,
+                           "%s already exists and differs from %s; a binary is never replaced "
+                           "silently: remove it first if you mean to replace it",
+                           dst, src);
+        if ((dst_st.st_mode & 0777) != BINARY_MODE && chmod(dst, BINARY_MODE) != 0)
+            return err_sys(err, "cannot make %s executable", dst);
+        return 0;
+    }
+    if (fs_mkdir_p(bindir, DIR_MODE, err) != 0 || fs_copy_file(src, dst, BINARY_MODE, err) != 0)
+        return -1;
+    *copied = true;
+    return 0;
+}
+
 /* Puts --binary at upgrades/<name>/bin/$DAEMON_NAME; an identical one already there is fine. */
 static int s_install_binary(const layout_t *l, const char *name, const char *src, char *dst,
                             size_t size)
 {
     wv_err_t err;
     struct stat st;
-    if (stat(src, &st) != 0) {
-        fprintf(stderr,
-                "wemixvisor upgrade schedule: --binary %s: %s; give the path to the new "
-                "node binary\n",
-                src, strerror(errno));
-        return EXIT_FAIL;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        fprintf(stderr,
-                "wemixvisor upgrade schedule: --binary %s is not a regular file; give the "
-                "node binary itself\n",
-                src);
-        return EXIT_FAIL;
-    }
-    if ((st.st_mode & 0111) == 0)
+    if (stat(src, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111) == 0)
         fprintf(stderr,
                 "wemixvisor upgrade schedule: note: %s is not executable; the copy gets "
                 "mode 0755\n",
                 src);
-    char dir[PATH_MAX], bindir[PATH_MAX];
-    if (layout_upgrade_dir(l, name, dir, sizeof dir, &err) != 0 ||
-        fs_join(bindir, sizeof bindir, &err, dir, "bin", NULL) != 0 ||
-        layout_upgrade_bin(l, name, dst, size, &err) != 0) {
-        fprintf(stderr, "wemixvisor upgrade schedule: %s\n", err.msg);
+    bool copied;
+    if (schedule_install_binary(l, name, src, dst, size, &copied, &err) != 0) {
+        fprintf(stderr, "wemixvisor upgrade schedule: --%s\n", err.msg);
         return EXIT_FAIL;
     }
-    struct stat dst_st;
-    if (lstat(dst, &dst_st) == 0) {
-        if (S_ISREG(dst_st.st_mode) && s_same_file(src, dst)) {
-            if ((dst_st.st_mode & 0777) != BINARY_MODE && chmod(dst, BINARY_MODE) != 0) {
-                fprintf(stderr, "wemixvisor upgrade schedule: cannot make %s executable: %s\n", dst,
-                        strerror(errno));
-                return EXIT_FAIL;
-            }
-            printf("binary already in place: %s\n", dst);
-            return EXIT_OK;
-        }
-        fprintf(stderr,
-                "wemixvisor upgrade schedule: %s already exists and differs from %s; a binary is "
-                "never replaced silently: remove it first if you mean to replace it\n",
-                dst, src);
-        return EXIT_FAIL;
-    }
-    if (fs_mkdir_p(bindir, DIR_MODE, &err) != 0 || fs_copy_file(src, dst, BINARY_MODE, &err) != 0) {
-        fprintf(stderr, "wemixvisor upgrade schedule: %s\n", err.msg);
-        return EXIT_FAIL;
-    }
-    printf("copied %s to %s\n", src, dst);
+    if (copied)
+        printf("copied %s to %s\n", src, dst);
+    else
+        printf("binary already in place: %s\n", dst);
     return EXIT_OK;
 }
 
@@ -604,7 +598,7 @@ static int s_check_schedulable(const wv_config_t *cfg, const layout_t *l, const 
         return EXIT_FAIL;
     }
     const char *source = NULL;
-    int64_t current = s_current_height(cfg, journal, &source);
+    int64_t current = schedule_current_height(cfg, journal, "wemixvisor upgrade schedule", &source);
     journal_destroy(&journal);
     if (height - 1 <= current) {
         long long lowest = current <= INT64_MAX - 2 ? (long long)current + 2 : INT64_MAX;

@@ -4,9 +4,11 @@
 #define WV_SCHEDULE_H
 
 #include "err.h"
+#include "journal.h"
 #include "layout.h"
 #include "upgrade_info.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +31,17 @@ int schedule_add(const layout_t *l, const char *name, int64_t height, const char
 
 /* Removes the schedule of `name` (its file and directory); -1 if none. */
 int schedule_cancel(const layout_t *l, const char *name, wv_err_t *err);
+
+/* Where the chain is, to tell whether a height is still ahead: the node's RPC (DAEMON_RPC_ADDRESS),
+ * else the journal's last known height, else 0. *source says which; when the node does not answer
+ * a note goes to stderr, prefixed with cmd (e.g. "wemixvisor upgrade schedule"). */
+int64_t schedule_current_height(const wv_config_t *cfg, const journal_t *journal, const char *cmd,
+                                const char **source);
+
+/* Copies the regular file src to upgrades/<name>/bin/$DAEMON_NAME (0755), path in dst. An
+ * identical file already there is kept (*copied false); a different one is refused. */
+int schedule_install_binary(const layout_t *l, const char *name, const char *src, char *dst,
+                            size_t size, bool *copied, wv_err_t *err);
 
 /* `wemixvisor upgrade schedule|list|cancel ...` (argv after "upgrade"). Exit codes as in
  * commands.h. The current height for the "already passed" check comes from the node's RPC

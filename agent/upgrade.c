@@ -7,6 +7,7 @@
 #include "fault.h"
 #include "fsutil.h"
 #include "log.h"
+#include "plan.h"
 #include "schedule.h"
 
 #include <errno.h>
@@ -489,6 +490,7 @@ static void s_done_quietly(runner_t *self)
         journal_save(self->journal, &err) != 0)
         log_error(COMPONENT, "cannot write the journal", LF_STR("error", err.msg));
     fault_point("done");
+    plan_upgrade_done(&self->layout, self->pending.name);
     log_info(COMPONENT, "upgrade done", LF_STR("name", self->pending.name),
              LF_INT("height", self->health.height));
     s_clear_pending(self);
@@ -524,6 +526,7 @@ static void s_rolled_back(runner_t *self)
     if (previous[0] != '\0' && s_point_current(self, previous, &err) != 0)
         log_error(COMPONENT, "cannot point current back; fix it by hand",
                   LF_STR("previous", previous), LF_STR("error", err.msg));
+    plan_upgrade_failed(&self->layout, self->pending.name, self->failure);
     if (journal_record_failed(self->journal, self->pending.name, self->pending.height,
                               self->failure, &err) != 0 ||
         journal_set_step(self->journal, NULL, 0, NULL, &err) != 0 ||

@@ -268,8 +268,10 @@ typedef struct {
     bool too_large;        /* the write callback refused: over max_bytes */
     bool write_failed;     /* the write callback refused: local I/O error */
     int write_errno;
-    bool bar;       /* draw the bar */
-    bool bar_drawn; /* a bar is on the terminal: end it with a newline */
+    bool stalled;         /* the progress callback aborted: no byte for stall_timeout_ms */
+    int64_t last_byte_ms; /* when the last byte of this attempt came */
+    bool bar;             /* draw the bar */
+    bool bar_drawn;       /* a bar is on the terminal: end it with a newline */
     int64_t attempt_start_ms;
     int64_t last_log_ms;
     int64_t last_bar_ms;
@@ -292,6 +294,7 @@ static size_t s_on_write(char *data, size_t size, size_t nmemb, void *userdata)
 {
     fetch_t *f = userdata;
     size_t n = size * nmemb;
+    f->last_byte_ms = s_now_ms();
     if (f->first_write) {
         f->first_write = false;
         long code = 0;
@@ -351,6 +354,13 @@ static int s_on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, c
     fetch_t *f = userdata;
     int64_t now = s_now_ms();
     uint64_t total = dltotal > 0 ? f->attempt_from + (uint64_t)dltotal : 0;
+    /* once the body has started: libcurl's low-speed check averages over seconds, so bytes
+     * received before a stall would hide it for longer than stall_timeout_ms */
+    uint64_t stall = f->opts->stall_timeout_ms;
+    if (stall > 0 && !f->first_write && (uint64_t)(now - f->last_byte_ms) >= stall) {
+        f->stalled = true;
+        return 1;
+    }
     if (now - f->last_log_ms >= PROGRESS_LOG_MS) {
         f->last_log_ms = now;
         int64_t elapsed = now - f->attempt_start_ms;
@@ -404,6 +414,7 @@ static CURLcode s_attempt(fetch_t *f, char *errbuf, long *http_code)
 {
     errbuf[0] = '\0';
     f->first_write = true;
+    f->stalled = false;
     f->attempt_from = f->written;
     f->attempt_start_ms = s_now_ms();
     curl_easy_setopt(f->curl, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)f->written);
@@ -461,7 +472,10 @@ static int s_transfer(fetch_t *f, wv_err_t *err)
             }
         }
         char what[CURL_ERROR_SIZE + 64];
-        if (code >= 400)
+        if (f->stalled)
+            snprintf(what, sizeof what, "stalled: no data for %llu ms",
+                     (unsigned long long)f->opts->stall_timeout_ms);
+        else if (code >= 400)
             snprintf(what, sizeof what, "HTTP status %ld", code);
         else
             snprintf(what, sizeof what, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));

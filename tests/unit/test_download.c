@@ -1,5 +1,6 @@
 /* Unit tests of agent/download.h: checksum references, picking the binary, fetching from a
- * libmicrohttpd server in this process (drops, Range, 404) and installing real archives. */
+ * libmicrohttpd server in this process (drops, stalls, redirects, Range, 404) and installing real
+ * archives. */
 #include "download.h"
 #include "testutil.h"
 
@@ -7,6 +8,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
+#include <errno.h>
 #include <limits.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -18,10 +20,14 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BODY_LEN 300000   /* bytes the fake server serves */
 #define DROP_AFTER 100000 /* a dropping response stops after this many bytes */
+#define STALL_AFTER 1000  /* a stalling response sends this many bytes, then nothing */
+#define STALL_HOLD_S 10   /* for at most this long (or until the teardown) */
+#define STALL_MS 1000     /* the stall timeout of the stall test */
 #define READ_BLOCK 8192
 #define SHA256_HEX "sha256:"
 #define TIMEOUT_MS 5000
@@ -29,18 +35,22 @@
 #define SCRIPT "#!/bin/sh\necho wemixd v2\n"
 
 /* ---------------------------------------------------------------------------------------------
- * The fake release server: serves one body at any path, optionally with Range, drops or errors */
+ * The fake release server: serves one body at any path, optionally with Range, drops, stalls or
+ * errors; /old redirects to /new and /evil to a file:// URL */
 
 typedef struct {
     struct MHD_Daemon *daemon;
     char base[64]; /* http://127.0.0.1:port */
     pthread_mutex_t lock;
+    pthread_cond_t wake; /* signalled at teardown: a stalled response ends */
+    bool stopping;
     unsigned char body[BODY_LEN];
     char tmpdir[PATH_MAX];
     /* set by the test */
     unsigned status;   /* 200: serve the body; else this status */
     bool honour_range; /* answer Range with 206 */
     int drops;         /* this many responses stop after DROP_AFTER bytes */
+    bool stall;        /* responses stall after STALL_AFTER bytes */
     /* seen by the server */
     int requests;
     int range_requests;
@@ -51,13 +61,29 @@ typedef struct {
     server_t *server;
     size_t start; /* offset in the body */
     size_t limit; /* bytes to send before failing; SIZE_MAX: all */
+    bool stall;   /* hold the connection at limit before failing */
 } reader_t;
+
+/* Blocks a connection's thread for STALL_HOLD_S at most, or until the teardown. */
+static void s_hold(server_t *s)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += STALL_HOLD_S;
+    pthread_mutex_lock(&s->lock);
+    while (!s->stopping && pthread_cond_timedwait(&s->wake, &s->lock, &until) != ETIMEDOUT)
+        ;
+    pthread_mutex_unlock(&s->lock);
+}
 
 static ssize_t s_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     reader_t *r = cls;
-    if (pos >= r->limit)
+    if (pos >= r->limit) {
+        if (r->stall)
+            s_hold(r->server);
         return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
     size_t n = BODY_LEN - r->start - (size_t)pos;
     if (n > max)
         n = max;
@@ -78,12 +104,24 @@ static enum MHD_Result s_queue_text(struct MHD_Connection *conn, unsigned status
     return rc;
 }
 
+static enum MHD_Result s_queue_redirect(struct MHD_Connection *conn, const char *location)
+{
+    struct MHD_Response *response =
+        MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (response == NULL)
+        return MHD_NO;
+    enum MHD_Result rc = MHD_NO;
+    if (MHD_add_response_header(response, MHD_HTTP_HEADER_LOCATION, location) == MHD_YES)
+        rc = MHD_queue_response(conn, MHD_HTTP_FOUND, response);
+    MHD_destroy_response(response);
+    return rc;
+}
+
 static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                     const char *method, const char *version,
                                     const char *upload_data, size_t *upload_data_size,
                                     void **con_cls)
 {
-    (void)url;
     (void)method;
     (void)version;
     (void)upload_data;
@@ -106,7 +144,12 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, cons
     bool drop = s->drops > 0;
     if (drop && status == MHD_HTTP_OK)
         s->drops--;
+    bool stall = s->stall;
     pthread_mutex_unlock(&s->lock);
+    if (strcmp(url, "/old") == 0)
+        return s_queue_redirect(conn, "/new");
+    if (strcmp(url, "/evil") == 0)
+        return s_queue_redirect(conn, "file:///etc/passwd");
     if (status != MHD_HTTP_OK)
         return s_queue_text(conn, status, "no such file");
     if (!ranged)
@@ -116,7 +159,12 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, cons
     reader_t *r = malloc(sizeof *r);
     if (r == NULL)
         return MHD_NO;
-    *r = (reader_t){.server = s, .start = (size_t)from, .limit = drop ? DROP_AFTER : SIZE_MAX};
+    *r = (reader_t){.server = s,
+                    .start = (size_t)from,
+                    .limit = stall  ? STALL_AFTER
+                             : drop ? DROP_AFTER
+                                    : SIZE_MAX,
+                    .stall = stall};
     struct MHD_Response *response =
         MHD_create_response_from_callback(BODY_LEN - from, READ_BLOCK, s_read, r, free);
     if (response == NULL) {
@@ -135,12 +183,18 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, cons
     return rc;
 }
 
-/* cmocka setup: a server on 127.0.0.1 serving BODY_LEN pseudo-random bytes, and a temp dir. */
+/* cmocka setup: a server on 127.0.0.1 serving BODY_LEN pseudo-random bytes, and a temp dir. A
+ * thread per connection, so that a stalled response holds only its own. */
 static int s_server_setup(void **state)
 {
     server_t *s = calloc(1, sizeof *s);
     assert_non_null(s);
     pthread_mutex_init(&s->lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->wake, &attr);
+    pthread_condattr_destroy(&attr);
     uint32_t x = 2463534242u;
     for (size_t i = 0; i < BODY_LEN; i++) {
         x ^= x << 13;
@@ -153,8 +207,9 @@ static int s_server_setup(void **state)
     assert_int_equal(tu_mkdtemp(s->tmpdir, sizeof s->tmpdir), 0);
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-                                 s_on_request, s, MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_END);
+    s->daemon = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
+        NULL, NULL, s_on_request, s, MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_END);
     assert_non_null(s->daemon);
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     assert_non_null(info);
@@ -166,7 +221,12 @@ static int s_server_setup(void **state)
 static int s_server_teardown(void **state)
 {
     server_t *s = *state;
+    pthread_mutex_lock(&s->lock);
+    s->stopping = true; /* a stalled response ends, so that its thread can be joined */
+    pthread_cond_broadcast(&s->wake);
+    pthread_mutex_unlock(&s->lock);
     MHD_stop_daemon(s->daemon);
+    pthread_cond_destroy(&s->wake);
     pthread_mutex_destroy(&s->lock);
     tu_rm_rf(s->tmpdir);
     free(s);
@@ -187,14 +247,21 @@ static download_opts_t s_opts(void)
     return (download_opts_t){.connect_timeout_ms = TIMEOUT_MS, .stall_timeout_ms = TIMEOUT_MS};
 }
 
-/* A reference to the server's body with checksum (NULL: none). */
-static download_ref_t s_ref(server_t *s, const char *checksum)
+static int64_t s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A reference to the server's path (e.g. "/old") with checksum (NULL: none). */
+static download_ref_t s_ref_at(server_t *s, const char *path, const char *checksum)
 {
     char url[512];
     if (checksum != NULL)
-        snprintf(url, sizeof url, "%s/wemixd-v2?checksum=%s", s->base, checksum);
+        snprintf(url, sizeof url, "%s%s?checksum=%s", s->base, path, checksum);
     else
-        snprintf(url, sizeof url, "%s/wemixd-v2", s->base);
+        snprintf(url, sizeof url, "%s%s", s->base, path);
     download_ref_t ref;
     wv_err_t err = {{0}};
     if (download_parse_ref(url, &ref, &err) != 0)
@@ -202,11 +269,23 @@ static download_ref_t s_ref(server_t *s, const char *checksum)
     return ref;
 }
 
-static download_ref_t s_good_ref(server_t *s)
+/* A reference to the server's body with checksum (NULL: none). */
+static download_ref_t s_ref(server_t *s, const char *checksum)
+{
+    return s_ref_at(s, "/wemixd-v2", checksum);
+}
+
+/* A reference to the server's path with the body's right checksum. */
+static download_ref_t s_good_ref_at(server_t *s, const char *path)
 {
     char checksum[8 + 64 + 1] = SHA256_HEX;
     s_sha256_hex(s->body, BODY_LEN, checksum + strlen(SHA256_HEX));
-    return s_ref(s, checksum);
+    return s_ref_at(s, path, checksum);
+}
+
+static download_ref_t s_good_ref(server_t *s)
+{
+    return s_good_ref_at(s, "/wemixd-v2");
 }
 
 /* The number of entries in dir (without . and ..). */
@@ -480,6 +559,53 @@ static void test_fetch_starts_over_when_the_server_ignores_range(void **state)
     assert_true(s->requests >= 2);
 }
 
+static void test_fetch_gives_up_on_a_stalled_server(void **state)
+{
+    server_t *s = *state;
+    s->stall = true; /* headers and STALL_AFTER bytes, then nothing for STALL_HOLD_S */
+    download_ref_t ref = s_good_ref(s);
+    download_opts_t opts = s_opts();
+    opts.stall_timeout_ms = STALL_MS;
+    opts.retries = 0;
+    char out[PATH_MAX];
+    s_out(s, out, sizeof out);
+    wv_err_t err = {{0}};
+    int64_t start = s_now_ms();
+    assert_int_equal(download_fetch(&ref, out, &opts, &err), -1);
+    int64_t took = s_now_ms() - start;
+    if (took >= 4 * STALL_MS)
+        fail_msg("a stall of %d ms was noticed after %lld ms: %s", STALL_MS, (long long)took,
+                 err.msg);
+    tu_assert_contains(err.msg, "stall");
+    tu_assert_contains(err.msg, "after 1 attempts");
+    assert_int_equal(s->requests, 1);
+    assert_int_equal(s_entries(s->tmpdir), 0); /* neither out nor its temp file */
+}
+
+static void test_fetch_follows_an_http_redirect_only(void **state)
+{
+    server_t *s = *state;
+    download_ref_t ref = s_good_ref_at(s, "/old"); /* 302 to /new */
+    download_opts_t opts = s_opts();
+    char out[PATH_MAX];
+    s_out(s, out, sizeof out);
+    wv_err_t err = {{0}};
+    if (download_fetch(&ref, out, &opts, &err) != 0)
+        fail_msg("%s", err.msg);
+    s_assert_body(s, out);
+    assert_int_equal(s_entries(s->tmpdir), 1);
+    assert_int_equal(s->requests, 2);
+    assert_int_equal(unlink(out), 0);
+
+    /* a redirect to file:// is not followed */
+    ref = s_good_ref_at(s, "/evil");
+    assert_int_equal(download_fetch(&ref, out, &opts, &err), -1);
+    tu_assert_contains(err.msg, ref.url);
+    tu_assert_contains(err.msg, "\"file\""); /* libcurl: Protocol "file" not supported */
+    assert_int_equal(s->requests, 3);
+    assert_int_equal(s_entries(s->tmpdir), 0);
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Installing */
 
@@ -679,6 +805,8 @@ int main(void)
         SERVED(test_fetch_refuses_more_than_max_bytes),
         SERVED(test_fetch_resumes_a_dropped_transfer_with_range),
         SERVED(test_fetch_starts_over_when_the_server_ignores_range),
+        SERVED(test_fetch_gives_up_on_a_stalled_server),
+        SERVED(test_fetch_follows_an_http_redirect_only),
 #define IN_TMP(t) cmocka_unit_test_setup_teardown(t, tu_tmpdir_setup, tu_tmpdir_teardown)
         IN_TMP(test_install_a_raw_binary),
         IN_TMP(test_install_a_tar_gz_with_bin),

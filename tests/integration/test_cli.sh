@@ -4,7 +4,7 @@ source "$(dirname "$0")/lib.sh"
 
 "$WEMIXVISOR" --help | grep -q "usage: wemixvisor" || fail "--help"
 "$WEMIXVISOR" help | grep -q "commands:" || fail "help"
-for c in init run version config help; do
+for c in init run status start stop restart upgrade plan prepare-upgrade backup version config help; do
   "$WEMIXVISOR" help "$c" | grep -q "usage: wemixvisor $c" || fail "help $c"
   "$WEMIXVISOR" "$c" --help | grep -q "usage: wemixvisor $c" || fail "$c --help"
 done

@@ -2,23 +2,21 @@
  * libmicrohttpd server in this process (drops, stalls, redirects, Range, 404) and installing real
  * archives. */
 #include "download.h"
+#include "testhttp.h"
 #include "testutil.h"
 
-#include <arpa/inet.h>
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <microhttpd.h>
-#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,7 +37,7 @@
  * errors; /old redirects to /new and /evil to a file:// URL */
 
 typedef struct {
-    struct MHD_Daemon *daemon;
+    tu_http_t *http;
     char base[64]; /* http://127.0.0.1:port */
     pthread_mutex_t lock;
     pthread_cond_t wake; /* signalled at teardown: a stalled response ends */
@@ -118,19 +116,12 @@ static enum MHD_Result s_queue_redirect(struct MHD_Connection *conn, const char 
 }
 
 static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                    const char *method, const char *version,
-                                    const char *upload_data, size_t *upload_data_size,
-                                    void **con_cls)
+                                    const char *method, const char *upload, size_t len)
 {
     (void)method;
-    (void)version;
-    (void)upload_data;
-    (void)upload_data_size;
+    (void)upload;
+    (void)len;
     server_t *s = cls;
-    if (*con_cls == NULL) { /* headers only so far */
-        *con_cls = s;
-        return MHD_YES;
-    }
     const char *range = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Range");
     pthread_mutex_lock(&s->lock);
     s->requests++;
@@ -205,15 +196,10 @@ static int s_server_setup(void **state)
     s->status = MHD_HTTP_OK;
     s->honour_range = true;
     assert_int_equal(tu_mkdtemp(s->tmpdir, sizeof s->tmpdir), 0);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    s->daemon = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
-        NULL, NULL, s_on_request, s, MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_END);
-    assert_non_null(s->daemon);
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    assert_non_null(info);
-    snprintf(s->base, sizeof s->base, "http://127.0.0.1:%u", (unsigned)info->port);
+    char address[48];
+    s->http =
+        tu_http_start(s_on_request, s, MHD_USE_THREAD_PER_CONNECTION, address, sizeof address);
+    snprintf(s->base, sizeof s->base, "http://%s", address);
     *state = s;
     return 0;
 }
@@ -225,7 +211,7 @@ static int s_server_teardown(void **state)
     s->stopping = true; /* a stalled response ends, so that its thread can be joined */
     pthread_cond_broadcast(&s->wake);
     pthread_mutex_unlock(&s->lock);
-    MHD_stop_daemon(s->daemon);
+    tu_http_stop(&s->http);
     pthread_cond_destroy(&s->wake);
     pthread_mutex_destroy(&s->lock);
     tu_rm_rf(s->tmpdir);

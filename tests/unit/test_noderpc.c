@@ -1,6 +1,7 @@
 /* Unit tests of agent/noderpc.h: calls to a fake node, a libmicrohttpd server in this process whose
  * answers each test sets, and strict hex quantities. Not tested here: host names (DNS). */
 #include "noderpc.h"
+#include "testhttp.h"
 #include "testutil.h"
 
 #include <arpa/inet.h>
@@ -23,7 +24,7 @@
 
 /* The fake node: what it answers (set by the test) and what it was asked (read by the test). */
 typedef struct {
-    struct MHD_Daemon *daemon;
+    tu_http_t *http;
     char address[64]; /* 127.0.0.1:port */
     pthread_mutex_t lock;
     pthread_cond_t released_cond;
@@ -47,11 +48,6 @@ typedef struct {
     char content_type[FIELD_MAX];
 } fake_node_t;
 
-typedef struct {
-    char *data;
-    size_t len;
-} upload_t;
-
 /* A JSON string's text, "" for anything else. */
 static const char *s_text(json_t *value)
 {
@@ -60,10 +56,10 @@ static const char *s_text(json_t *value)
 }
 
 /* Records the request and returns its id. */
-static long long s_record_request(fake_node_t *node, struct MHD_Connection *conn,
-                                  const upload_t *upload)
+static long long s_record_request(fake_node_t *node, struct MHD_Connection *conn, const char *body,
+                                  size_t len)
 {
-    json_t *request = json_loadb(upload->data != NULL ? upload->data : "", upload->len, 0, NULL);
+    json_t *request = json_loadb(body, len, 0, NULL);
     json_t *sent_params = json_object_get(request, "params");
     char *params = sent_params ? json_dumps(sent_params, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
     const char *type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
@@ -123,65 +119,19 @@ static void s_hang(fake_node_t *node)
 }
 
 static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                    const char *method, const char *version,
-                                    const char *upload_data, size_t *upload_data_size,
-                                    void **con_cls)
+                                    const char *method, const char *request, size_t len)
 {
     (void)url;
     (void)method;
-    (void)version;
     fake_node_t *node = cls;
-    upload_t *upload = *con_cls;
-    if (upload == NULL) { /* headers only so far */
-        upload = calloc(1, sizeof *upload);
-        if (upload == NULL)
-            return MHD_NO;
-        *con_cls = upload;
-        return MHD_YES;
-    }
-    if (*upload_data_size > 0) {
-        char *grown = realloc(upload->data, upload->len + *upload_data_size + 1);
-        if (grown == NULL)
-            return MHD_NO;
-        memcpy(grown + upload->len, upload_data, *upload_data_size);
-        upload->data = grown;
-        upload->len += *upload_data_size;
-        upload->data[upload->len] = '\0';
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
-    long long id = s_record_request(node, conn, upload);
+    long long id = s_record_request(node, conn, request, len);
     pthread_mutex_lock(&node->lock);
     bool hang = node->hang_ms > 0;
     unsigned status = node->status;
     pthread_mutex_unlock(&node->lock);
     if (hang)
         s_hang(node);
-    char *body = s_reply_body(node, id);
-    struct MHD_Response *response =
-        MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
-    if (response == NULL) {
-        free(body);
-        return MHD_NO;
-    }
-    MHD_add_response_header(response, "Content-Type", "application/json");
-    enum MHD_Result rc = MHD_queue_response(conn, status, response);
-    MHD_destroy_response(response);
-    return rc;
-}
-
-static void s_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                           enum MHD_RequestTerminationCode code)
-{
-    (void)cls;
-    (void)conn;
-    (void)code;
-    upload_t *upload = *con_cls;
-    if (upload != NULL) {
-        free(upload->data);
-        free(upload);
-        *con_cls = NULL;
-    }
+    return tu_http_reply_json(conn, status, s_reply_body(node, id));
 }
 
 /* cmocka setup: a fake node on 127.0.0.1 and a free port, answering "0x1b4" until told else. */
@@ -193,16 +143,7 @@ static int s_node_setup(void **state)
     pthread_cond_init(&node->released_cond, NULL);
     node->status = MHD_HTTP_OK;
     node->members = "\"jsonrpc\":\"2.0\",\"result\":\"0x1b4\"";
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    node->daemon =
-        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-                         s_on_request, node, MHD_OPTION_SOCK_ADDR, &addr,
-                         MHD_OPTION_NOTIFY_COMPLETED, s_on_completed, node, MHD_OPTION_END);
-    assert_non_null(node->daemon);
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(node->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    assert_non_null(info);
-    snprintf(node->address, sizeof node->address, "127.0.0.1:%u", (unsigned)info->port);
+    node->http = tu_http_start(s_on_request, node, 0, node->address, sizeof node->address);
     *state = node;
     return 0;
 }
@@ -214,7 +155,7 @@ static int s_node_teardown(void **state)
     node->released = true;
     pthread_cond_broadcast(&node->released_cond);
     pthread_mutex_unlock(&node->lock);
-    MHD_stop_daemon(node->daemon);
+    tu_http_stop(&node->http);
     pthread_cond_destroy(&node->released_cond);
     pthread_mutex_destroy(&node->lock);
     free(node);

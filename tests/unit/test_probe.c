@@ -2,6 +2,7 @@
  * that answers eth_blockNumber, eth_syncing and web3_clientVersion as each test sets. Not tested
  * here: the JSON-RPC details themselves (test_noderpc does that). */
 #include "probe.h"
+#include "testhttp.h"
 #include "testutil.h"
 
 #include <arpa/inet.h>
@@ -28,7 +29,7 @@
 
 /* The fake node: its state (set by the test) and how often each method was asked. */
 typedef struct {
-    struct MHD_Daemon *daemon;
+    tu_http_t *http;
     char address[64]; /* 127.0.0.1:port */
     pthread_mutex_t lock;
     pthread_cond_t changed; /* a call arrived, or teardown released a hanging one */
@@ -44,11 +45,6 @@ typedef struct {
     int syncing_calls;
     int version_calls;
 } fake_node_t;
-
-typedef struct {
-    char *data;
-    size_t len;
-} upload_t;
 
 /* The reply members (after "id") for one method, in buf; called with the lock held. */
 static void s_reply_members(fake_node_t *node, const char *method, char *buf, size_t size)
@@ -83,33 +79,12 @@ static void s_hang(fake_node_t *node)
 }
 
 static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                    const char *method, const char *version,
-                                    const char *upload_data, size_t *upload_data_size,
-                                    void **con_cls)
+                                    const char *method, const char *body, size_t len)
 {
     (void)url;
     (void)method;
-    (void)version;
     fake_node_t *node = cls;
-    upload_t *upload = *con_cls;
-    if (upload == NULL) { /* headers only so far */
-        upload = calloc(1, sizeof *upload);
-        if (upload == NULL)
-            return MHD_NO;
-        *con_cls = upload;
-        return MHD_YES;
-    }
-    if (*upload_data_size > 0) {
-        char *grown = realloc(upload->data, upload->len + *upload_data_size);
-        if (grown == NULL)
-            return MHD_NO;
-        memcpy(grown + upload->len, upload_data, *upload_data_size);
-        upload->data = grown;
-        upload->len += *upload_data_size;
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
-    json_t *request = json_loadb(upload->data != NULL ? upload->data : "", upload->len, 0, NULL);
+    json_t *request = json_loadb(body, len, 0, NULL);
     const char *rpc_method = json_string_value(json_object_get(request, "method"));
     long long id = (long long)json_integer_value(json_object_get(request, "id"));
     char members[REPLY_MAX];
@@ -121,34 +96,11 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, cons
     pthread_mutex_unlock(&node->lock);
     json_decref(request);
 
-    char *body = malloc(REPLY_MAX * 2);
-    if (body == NULL)
+    char *reply = malloc(REPLY_MAX * 2);
+    if (reply == NULL)
         return MHD_NO;
-    snprintf(body, REPLY_MAX * 2, "{\"jsonrpc\":\"2.0\",\"id\":%lld,%s}", id, members);
-    struct MHD_Response *response =
-        MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
-    if (response == NULL) {
-        free(body);
-        return MHD_NO;
-    }
-    MHD_add_response_header(response, "Content-Type", "application/json");
-    enum MHD_Result rc = MHD_queue_response(conn, MHD_HTTP_OK, response);
-    MHD_destroy_response(response);
-    return rc;
-}
-
-static void s_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                           enum MHD_RequestTerminationCode code)
-{
-    (void)cls;
-    (void)conn;
-    (void)code;
-    upload_t *upload = *con_cls;
-    if (upload != NULL) {
-        free(upload->data);
-        free(upload);
-        *con_cls = NULL;
-    }
+    snprintf(reply, REPLY_MAX * 2, "{\"jsonrpc\":\"2.0\",\"id\":%lld,%s}", id, members);
+    return tu_http_reply_json(conn, MHD_HTTP_OK, reply);
 }
 
 /* cmocka setup: a healthy fake node at height 436 on 127.0.0.1 and a free port. */
@@ -160,16 +112,7 @@ static int s_node_setup(void **state)
     pthread_cond_init(&node->changed, NULL);
     node->height = 436;
     node->version = GETH_VERSION;
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    node->daemon =
-        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-                         s_on_request, node, MHD_OPTION_SOCK_ADDR, &addr,
-                         MHD_OPTION_NOTIFY_COMPLETED, s_on_completed, node, MHD_OPTION_END);
-    assert_non_null(node->daemon);
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(node->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    assert_non_null(info);
-    snprintf(node->address, sizeof node->address, "127.0.0.1:%u", (unsigned)info->port);
+    node->http = tu_http_start(s_on_request, node, 0, node->address, sizeof node->address);
     *state = node;
     return 0;
 }
@@ -181,7 +124,7 @@ static int s_node_teardown(void **state)
     node->released = true;
     pthread_cond_broadcast(&node->changed);
     pthread_mutex_unlock(&node->lock);
-    MHD_stop_daemon(node->daemon);
+    tu_http_stop(&node->http);
     pthread_cond_destroy(&node->changed);
     pthread_mutex_destroy(&node->lock);
     free(node);

@@ -7,79 +7,27 @@
 #include "journal.h"
 #include "testutil.h"
 
-#include <arpa/inet.h>
 #include <jansson.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define ALIAS_CUSTOM_PREUPGRADE "WEMIXVISOR_CUSTOM_PREUPGRADE"
-#define OUTPUT_MAX 16384
-
 /* A fresh DAEMON_HOME with its layout, a config read from the environment, and a node RPC
  * address where nobody listens, so that the journal's height is the one the command uses. */
-typedef struct {
-    char home[64];
-    char rpc[64];
-    wv_config_t cfg;
-    layout_t l;
-} fixture_t;
+typedef tu_env_t fixture_t;
 
 /* What a command printed. */
-typedef struct {
-    char out[OUTPUT_MAX];
-    char err[OUTPUT_MAX];
-} output_t;
-
-static void s_clear_environment(void)
-{
-    for (int i = 0; i < CFG_COUNT; i++)
-        unsetenv(config_var_name((cfg_var_t)i));
-    unsetenv(ALIAS_CUSTOM_PREUPGRADE);
-}
-
-/* A loopback port that was free a moment ago: bind to port 0, read it, close. */
-static int s_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-        port = ntohs(sa.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
+typedef tu_output_t output_t;
 
 static int s_setup(void **state)
 {
     fixture_t *fx = calloc(1, sizeof *fx);
     if (fx == NULL)
         return -1;
-    int port = s_free_port();
-    if (port < 0 || tu_mkdtemp(fx->home, sizeof fx->home) != 0) {
-        free(fx);
-        return -1;
-    }
-    snprintf(fx->rpc, sizeof fx->rpc, "127.0.0.1:%d", port);
-    s_clear_environment();
-    setenv("DAEMON_HOME", fx->home, 1);
-    setenv("DAEMON_NAME", "wemixd", 1);
-    setenv("DAEMON_RPC_ADDRESS", fx->rpc, 1);
-    wv_err_t err = {{0}};
-    if (config_load(&fx->cfg, NULL, &err) != 0 || layout_init(&fx->l, &fx->cfg, &err) != 0 ||
-        layout_create(&fx->l, &err) != 0) {
-        fprintf(stderr, "setup: %s\n", err.msg);
-        config_free(&fx->cfg);
-        tu_rm_rf(fx->home);
+    if (tu_env_setup(fx) != 0) {
         free(fx);
         return -1;
     }
@@ -89,11 +37,8 @@ static int s_setup(void **state)
 
 static int s_teardown(void **state)
 {
-    fixture_t *fx = *state;
-    config_free(&fx->cfg);
-    s_clear_environment();
-    tu_rm_rf(fx->home);
-    free(fx);
+    tu_env_teardown(*state);
+    free(*state);
     return 0;
 }
 
@@ -158,56 +103,14 @@ static size_t s_count(const fixture_t *fx)
     return count;
 }
 
-static void s_read_fd(int fd, char *buf, size_t size)
-{
-    size_t len = 0;
-    lseek(fd, 0, SEEK_SET);
-    for (;;) {
-        ssize_t n = read(fd, buf + len, size - 1 - len);
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    buf[len] = '\0';
-}
-
 /* Runs cmd_upgrade with argv (ended by NULL), capturing what it prints on fd 1 and 2. */
 static int s_run(output_t *o, const fixture_t *fx, char **argv)
 {
-    int argc = 0;
-    while (argv[argc] != NULL)
-        argc++;
-    FILE *fo = tmpfile(), *fe = tmpfile();
-    assert_non_null(fo);
-    assert_non_null(fe);
-    fflush(stdout);
-    fflush(stderr);
-    int saved_out = dup(1), saved_err = dup(2);
-    dup2(fileno(fo), 1);
-    dup2(fileno(fe), 2);
-    int rc = cmd_upgrade(&fx->cfg, argc, argv);
-    fflush(stdout);
-    fflush(stderr);
-    dup2(saved_out, 1);
-    dup2(saved_err, 2);
-    close(saved_out);
-    close(saved_err);
-    s_read_fd(fileno(fo), o->out, sizeof o->out);
-    s_read_fd(fileno(fe), o->err, sizeof o->err);
-    fclose(fo);
-    fclose(fe);
-    return rc;
+    return tu_run_command(o, cmd_upgrade, &fx->cfg, argv);
 }
 
 #define RUN(o, fx, ...) s_run((o), (fx), (char *[]){__VA_ARGS__, NULL})
-
-/* Fails with what the command said unless it exited with `expected`. */
-#define assert_exit(rc, expected, o)                                                               \
-    do {                                                                                           \
-        if ((rc) != (expected))                                                                    \
-            fail_msg("exit %d, expected %d\nstdout: %s\nstderr: %s", (rc), (expected), (o).out,    \
-                     (o).err);                                                                     \
-    } while (0)
+#define assert_exit tu_assert_exit
 
 /* ---- schedule_add, schedule_list, schedule_cancel ---- */
 

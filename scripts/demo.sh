@@ -17,7 +17,11 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT INT TERM
-export DAEMON_HOME=$T/home DAEMON_NAME=wemixd DAEMON_SHUTDOWN_GRACE=10s
+# a free port for the node's JSON-RPC, which the agent reads for the height and health
+port=$((20000 + RANDOM % 40000))
+while ss -Htln "sport = :$port" | grep -q .; do port=$((20000 + RANDOM % 40000)); done
+export DAEMON_HOME=$T/home DAEMON_NAME=wemixd DAEMON_SHUTDOWN_GRACE=10s \
+  DAEMON_RPC_ADDRESS=127.0.0.1:$port DAEMON_HEALTH_CHECK_INTERVAL=1s
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 wait_for() { # wait_for SECONDS COMMAND...
   local deadline=$((SECONDS + $1)); shift
@@ -44,7 +48,7 @@ cp "$T/wemixd-v2" "$DAEMON_HOME/wemixvisor/upgrades/v2.0.0/bin/wemixd"
 (cd "$DAEMON_HOME" && find wemixvisor | sort | sed 's/^/  /')
 
 step "wemixvisor run: the node produces blocks; at block 14 it asks for v2.0.0"
-"$W" run --datadir "$DAEMON_HOME/data" --http.port 0 --block-ms 300 &
+"$W" run --datadir "$DAEMON_HOME/data" --http.port "$port" --block-ms 300 &
 agent=$!
 rpc() { # rpc METHOD: the result of a JSON-RPC call to the running node
   curl -sf -H 'Content-Type: application/json' \
@@ -53,14 +57,15 @@ rpc() { # rpc METHOD: the result of a JSON-RPC call to the running node
 }
 is_v2() { [ "$(readlink "$DAEMON_HOME/wemixvisor/current")" = upgrades/v2.0.0 ] && rpc web3_clientVersion | grep -q v2.0.0; }
 wait_for 30 is_v2
-before=$(rpc eth_blockNumber)
-produced() { [ $(($(rpc eth_blockNumber))) -ge $((before + 3)) ]; }
-wait_for 30 produced
+# the agent verifies that the new binary goes past the upgrade height, then records it as done
+applied() { jq -e '.applied | length == 1' "$DAEMON_HOME/wemixvisor/state.json"; }
+wait_for 30 applied
 
 step "summary"
 echo "  current  -> $(readlink "$DAEMON_HOME/wemixvisor/current")"
 echo "  node     :  $(rpc web3_clientVersion) at block $(($(rpc eth_blockNumber)))"
 echo "  journal  :  $(jq -c '.applied' "$DAEMON_HOME/wemixvisor/state.json")"
+echo "  backup   :  $(ls "$DAEMON_HOME"/backups/*.tar 2>/dev/null | xargs -n1 basename)"
 echo "  $("$W" version | tail -n 1)"
 step "stopping (SIGTERM to the agent stops the node first)"
 kill -TERM "$agent"

@@ -34,7 +34,6 @@ grep "checksum mismatch" "$AGENT_LOG" | grep -q "$sum" || fail "the message lack
 "$WEMIXVISOR" upgrade schedule v2 --height 40 \
   --url "http://127.0.0.1:$http_port/wemixd-v2.tar.gz?checksum=sha256:$sum" >/dev/null || fail "schedule v2"
 wait_for "downloaded ahead of the height" 30 test -x "$DAEMON_HOME/wemixvisor/upgrades/v2/bin/wemixd"
-[ "$(rpc_height)" -lt 39 ] || fail "the download was not ahead of the height"
 wait_for "v2 started" 30 started_is 2 v2.0.0
 [ "$(start_height_of 2)" -eq 39 ] || fail "v2 started at $(start_height_of 2)"
 wait_for "applied" 20 journal_has_applied v2

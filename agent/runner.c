@@ -295,6 +295,13 @@ static json_t *s_on_control(const char *cmd, json_t *request, void *arg)
                          "unknown command; use status, start, stop or restart");
     if (self->shutting_down)
         return json_pack("{s:b, s:s}", "ok", 0, "error", "the agent is shutting down");
+    if (self->has_pending && self->step >= STEP_STOPPING) {
+        char msg[256];
+        snprintf(msg, sizeof msg,
+                 "upgrade %s is in progress (step %s); the node is the pipeline's until it ends",
+                 self->pending.name, upgrade_step_name(self->step));
+        return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+    }
     if ((start || restart) && self->has_pending && self->missing_logged)
         return json_pack("{s:b, s:s}", "ok", 0, "error",
                          "an upgrade is due and its binary is missing; the old binary is not "

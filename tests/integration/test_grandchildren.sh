@@ -43,6 +43,7 @@ write_upgrade_info '{"name":"v2","height":10}'
 wait_for "v2 started" 30 last_started_is v2.0.0
 wait_for "grandchild 2 started" 10 test -s "$T/grandchild2.pid"
 gc2=$(cat "$T/grandchild2.pid")
+wait_for "upgrade verified" 20 journal_has_applied v2 # control waits for the pipeline to end
 "$WEMIXVISOR" stop >/dev/null
 wait_for "stopped" 20 status_is .state stopped
 gone2() { ! kill -0 "$gc2" 2>/dev/null; }

@@ -28,6 +28,13 @@ wait_for "node started" 10 node_started 1
 
 # retried twice, then fine; both scripts, custom first; the environment
 write_upgrade_info '{"name":"v2","height":5,"info":{"note":"x"}}'
+# while the pipeline holds the node (a hook is being retried), control commands are refused
+wait_for "a retry" 20 agent_log_has "pre-upgrade script failed; retrying"
+set +e
+out=$("$WEMIXVISOR" stop 2>&1)
+rc=$?
+set -e
+[ "$rc" -eq 1 ] && grep -q "upgrade v2 is in progress (step hooks)" <<<"$out" || fail "stop during the pipeline: $rc $out"
 wait_for "v2 started" 30 started_is 2 v2.0.0
 [ "$(cat "$T/count.v2")" = 3 ] || fail "custom script ran $(cat "$T/count.v2") times"
 [ "$(tr '\n' ' ' <"$T/order")" = "custom custom custom upgrade-dir " ] || fail "order: $(cat "$T/order")"

@@ -80,6 +80,8 @@ typedef struct runner {
     control_t *control;              /* agent.sock */
     httpserv_t *metrics;             /* WEMIXVISOR_METRICS_ADDR, or NULL */
     char version[AGENT_VERSION_MAX]; /* of the binary `current` points at, "" if unknown */
+    worker_t *version_worker;        /* `<binary> version` (or --version, -v) in progress */
+    int version_flag;                /* which of those it is */
     struct stat version_of;          /* the binary that version was read from */
 } runner_t;
 

@@ -182,25 +182,58 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
     return self->done ? -1 : 0;
 }
 
-/* The version of the binary `current` points at, asked once per binary. */
+static const char *const s_version_flags[] = {"version", "--version", "-v"};
+#define VERSION_FLAGS (sizeof s_version_flags / sizeof s_version_flags[0])
+
+static void s_ask_version(runner_t *self);
+
+/* One answer of the binary: a version, or the next flag to try. */
+static void s_on_version(int status, bool timed_out, void *arg)
+{
+    runner_t *self = arg;
+    char ver[AGENT_VERSION_MAX];
+    bool found = !timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+                 nodeversion_parse(worker_output(self->version_worker), ver, sizeof ver) == 0;
+    worker_destroy(&self->version_worker);
+    if (found) {
+        snprintf(self->version, sizeof self->version, "%s", ver);
+        log_info(COMPONENT, "node version", LF_STR("version", self->version));
+        return;
+    }
+    if (!timed_out && ++self->version_flag < (int)VERSION_FLAGS) {
+        s_ask_version(self);
+        return;
+    }
+    log_warn(COMPONENT, "node version unknown: the binary printed no version",
+             LF_STR("binary", self->binary));
+}
+
+static void s_ask_version(runner_t *self)
+{
+    char *argv[] = {self->binary, (char *)s_version_flags[self->version_flag], NULL};
+    wv_err_t err;
+    self->version_worker = worker_start(self->loop, "version", argv, NULL, NODEVERSION_TIMEOUT_MS,
+                                        s_on_version, self, &err);
+    if (self->version_worker == NULL)
+        log_warn(COMPONENT, "node version unknown", LF_STR("error", err.msg));
+}
+
+/* The version of the binary `current` points at, asked once per binary, in a child process:
+ * a binary that is slow to answer must not hold the loop. */
 static void s_detect_version(runner_t *self)
 {
     struct stat st;
-    if (stat(self->binary, &st) != 0)
+    if (stat(self->binary, &st) != 0 || self->version_worker != NULL)
         return;
     if (self->version[0] != '\0' && st.st_ino == self->version_of.st_ino &&
         st.st_dev == self->version_of.st_dev &&
         st.st_mtim.tv_sec == self->version_of.st_mtim.tv_sec &&
         st.st_mtim.tv_nsec == self->version_of.st_mtim.tv_nsec)
         return;
-    wv_err_t err;
     self->version_of = st;
-    if (nodeversion_detect(self->binary, self->version, sizeof self->version, &err) != 0) {
-        self->version[0] = '\0';
-        log_warn(COMPONENT, "node version unknown", LF_STR("error", err.msg));
-        return;
-    }
-    log_info(COMPONENT, "node version", LF_STR("version", self->version));
+    self->version[0] = '\0';
+    self->version_flag = 0;
+    s_ask_version(self);
 }
 
 static void s_on_state(node_state_t from, node_state_t to, void *arg)
@@ -348,7 +381,8 @@ static void s_reap(runner_t *self)
             continue;
         if (pid <= 0)
             break;
-        if (!supervisor_child_exited(self->sup, pid, status))
+        if (!supervisor_child_exited(self->sup, pid, status) &&
+            !worker_child_exited(self->version_worker, pid, status))
             upgrade_child_exited(self, pid, status);
     }
 }
@@ -476,6 +510,7 @@ static void s_close(runner_t *self)
     if (self->sup != NULL && supervisor_pid(self->sup) > 0)
         supervisor_forward(self->sup, SIGKILL); /* never leave a node running unsupervised */
     upgrade_close(self);
+    worker_destroy(&self->version_worker);
     watcher_destroy(&self->watcher);
     supervisor_destroy(&self->sup);
     control_destroy(&self->control);

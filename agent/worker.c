@@ -28,6 +28,8 @@ struct worker {
     void *arg;
     char line[LINE_MAX_BYTES];
     size_t line_len;
+    char captured[WORKER_CAPTURE_MAX]; /* the first lines of output, NUL-terminated */
+    size_t captured_len;
 };
 
 static void s_flush_line(worker_t *self)
@@ -36,7 +38,16 @@ static void s_flush_line(worker_t *self)
         return;
     self->line[self->line_len] = '\0';
     log_info(self->name, "output", LF_STR("line", self->line));
+    size_t room = sizeof self->captured - self->captured_len;
+    int n = snprintf(self->captured + self->captured_len, room, "%s\n", self->line);
+    if (n > 0)
+        self->captured_len += (size_t)n < room ? (size_t)n : room - 1;
     self->line_len = 0;
+}
+
+const char *worker_output(const worker_t *self)
+{
+    return self->captured;
 }
 
 static int s_on_output(zloop_t *loop, zmq_pollitem_t *item, void *arg)

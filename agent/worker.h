@@ -29,6 +29,11 @@ worker_t *worker_start(zloop_t *loop, const char *name, char *const argv[], char
 /* The reaper's hand-over: true if pid was this worker's (then fn has been called). */
 bool worker_child_exited(worker_t *self, pid_t pid, int status);
 
+/* The first WORKER_CAPTURE_MAX bytes of the command's output, one line per line (for commands
+ * whose output is the result, such as `<node> version`). */
+#define WORKER_CAPTURE_MAX 4096
+const char *worker_output(const worker_t *self);
+
 /* Kills the command's group if it still runs (the exit is then not reported) and frees. */
 void worker_destroy(worker_t **self_p);
 

@@ -9,7 +9,7 @@ mkdir -p "$T/stage"
 cat >"$T/stage/genesis" <<SH
 #!/bin/sh
 case "\$1" in version) exec "$FAKENODE" --node-version v1.0.0 version ;; esac
-sh -c 'trap "" TERM QUIT; echo \$\$ > "$T/grandchild.pid"; while :; do sleep 0.2; done' &
+sh -c 'trap "" TERM QUIT; echo \$\$ > "$T/grandchild.pid"; exec tail -f /dev/null' &
 exec "$FAKENODE" --node-version v1.0.0 --ignore-sigterm --ignore-sigquit "\$@"
 SH
 chmod 0755 "$T/stage/genesis"
@@ -32,7 +32,7 @@ export DAEMON_SHUTDOWN_GRACE=10s
 cat >"$T/stage/v2" <<SH
 #!/bin/sh
 case "\$1" in version) exec "$FAKENODE" --node-version v2.0.0 version ;; esac
-sh -c 'trap "" TERM; echo \$\$ > "$T/grandchild2.pid"; while :; do sleep 0.2; done' &
+sh -c 'trap "" TERM; echo \$\$ > "$T/grandchild2.pid"; exec tail -f /dev/null' &
 exec "$FAKENODE" --node-version v2.0.0 "\$@"
 SH
 chmod 0755 "$T/stage/v2"

@@ -3,7 +3,7 @@
 source "$(dirname "$0")/lib.sh"
 export DAEMON_PREUPGRADE_TIMEOUT=500ms UNSAFE_SKIP_BACKUP=true
 
-printf '#!/bin/sh\necho $$ >"%s/hook.pid"\nexec sleep 60\n' "$T" >"$T/hang.sh"
+printf '#!/bin/sh\necho $$ >"%s/hook.pid"\nexec tail -f /dev/null\n' "$T" >"$T/hang.sh"
 chmod +x "$T/hang.sh"
 export WEMIXVISOR_CUSTOM_PREUPGRADE="$T/hang.sh"
 init_genesis v1.0.0

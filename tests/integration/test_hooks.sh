@@ -12,7 +12,6 @@ n=\$(cat "$T/count.\$UPGRADE_NAME" 2>/dev/null || echo 0); n=\$((n + 1)); echo \
 case "\$UPGRADE_NAME" in
   v2) [ \$n -ge 3 ] || { echo "not yet (\$n)"; exit 1; } ;;
   v3) exit 30 ;;
-  v4) sleep 30 ;;
 esac
 exit 0
 SH

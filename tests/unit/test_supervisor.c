@@ -21,14 +21,14 @@
 static const char s_polite_node[] = "#!/bin/sh\n"
                                     "trap 'exit 0' TERM\n"
                                     "echo ready\n"
-                                    "while :; do sleep 1 & wait $!; done\n";
+                                    "while :; do tail -f /dev/null & wait $!; done\n";
 
 /* Ignores SIGTERM, says "quit" on SIGQUIT and ignores it too: only SIGKILL ends it. */
 static const char s_stubborn_node[] = "#!/bin/sh\n"
                                       "trap '' TERM\n"
                                       "trap 'echo quit' QUIT\n"
                                       "echo ready\n"
-                                      "while :; do sleep 1 & wait $!; done\n";
+                                      "while :; do tail -f /dev/null & wait $!; done\n";
 
 static const char s_crashing_node[] = "#!/bin/sh\nexit 3\n";
 

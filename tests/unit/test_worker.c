@@ -96,7 +96,7 @@ static void test_a_command_past_its_time_out_is_killed(void **state)
 {
     (void)state;
     fixture_t fx;
-    char *argv[] = {"/bin/sh", "-c", "exec sleep 30", NULL};
+    char *argv[] = {"/bin/sh", "-c", "exec tail -f /dev/null", NULL};
     s_run(&fx, argv, 200);
     assert_true(fx.ended);
     assert_true(fx.timed_out);

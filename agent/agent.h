@@ -5,6 +5,8 @@
 
 #include "config.h"
 #include "control.h"
+#include "gate.h"
+#include "gossip.h"
 #include "health.h"
 #include "httpserv.h"
 #include "journal.h"
@@ -83,6 +85,8 @@ typedef struct runner {
     worker_t *version_worker;        /* `<binary> version` (or --version, -v) in progress */
     int version_flag;                /* which of those it is */
     struct stat version_of;          /* the binary that version was read from */
+    gossip_t *gossip;                /* the validators' gossip, NULL when not configured */
+    gate_t gate;                     /* what the quorum says of the upgrade in hand (gate.c) */
 } runner_t;
 
 /* Asks for a reconcile on the next loop turn (runner.c). */

@@ -4,7 +4,9 @@
 #include "agentlock.h"
 #include "control.h"
 #include "status.h"
+#include "fleetview.h"
 #include "fsutil.h"
+#include "gossip.h"
 #include "layout.h"
 #include "nodeversion.h"
 
@@ -107,6 +109,8 @@ int cmd_init(const wv_config_t *cfg, int argc, char **argv)
             return s_fail("init", &err);
         printf("current already points at %s (left as it is)\n", name);
     }
+    if (gossip_init_keys(&l, &err) != 0)
+        return s_fail("init", &err);
     printf("initialised %s for %s\n", l.root, l.name);
     return EXIT_OK;
 }
@@ -232,8 +236,14 @@ static int s_control(const wv_config_t *cfg, const char *cmd, int argc, char **a
         if (!ok)
             fprintf(stderr, "wemixvisor %s: %s\n", cmd,
                     json_string_value(json_object_get(reply, "error")));
+        else if (strcmp(cmd, "peers") == 0)
+            fleetview_print(stdout, reply);
         else
             status_print(stdout, reply);
+        if (ok && strcmp(cmd, "status") == 0 && json_is_object(json_object_get(reply, "gossip"))) {
+            printf("\n");
+            fleetview_print(stdout, json_object_get(reply, "gossip"));
+        }
         json_decref(reply);
     }
     return ok ? EXIT_OK : EXIT_FAIL;
@@ -242,6 +252,11 @@ static int s_control(const wv_config_t *cfg, const char *cmd, int argc, char **a
 int cmd_status(const wv_config_t *cfg, int argc, char **argv)
 {
     return s_control(cfg, "status", argc, argv);
+}
+
+int cmd_peers(const wv_config_t *cfg, int argc, char **argv)
+{
+    return s_control(cfg, "peers", argc, argv);
 }
 
 int cmd_start(const wv_config_t *cfg, int argc, char **argv)

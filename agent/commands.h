@@ -15,6 +15,9 @@ int cmd_version(const wv_config_t *cfg, int argc, char **argv);
 int cmd_config(const wv_config_t *cfg, int argc, char **argv);
 /* status [--json], start, stop, restart: asked of the running agent over its control socket. */
 int cmd_status(const wv_config_t *cfg, int argc, char **argv);
+/* peers [--json]: the gossip as the running agent sees it; id: this agent's public key. */
+int cmd_peers(const wv_config_t *cfg, int argc, char **argv);
+int cmd_id(const wv_config_t *cfg, int argc, char **argv);
 int cmd_start(const wv_config_t *cfg, int argc, char **argv);
 int cmd_stop(const wv_config_t *cfg, int argc, char **argv);
 int cmd_restart(const wv_config_t *cfg, int argc, char **argv);

@@ -103,14 +103,21 @@ int journal_save(journal_t *self, wv_err_t *err)
 
 bool journal_applied(const journal_t *self, const char *name)
 {
+    return journal_applied_height(self, name) > 0;
+}
+
+int64_t journal_applied_height(const journal_t *self, const char *name)
+{
     size_t i;
     json_t *entry;
     json_array_foreach(json_object_get(self->root, "applied"), i, entry)
     {
-        if (strcmp(json_string_value(json_object_get(entry, "name")), name) == 0)
-            return true;
+        if (strcmp(json_string_value(json_object_get(entry, "name")), name) == 0) {
+            int64_t h = json_integer_value(json_object_get(entry, "height"));
+            return h > 0 ? h : 1;
+        }
     }
-    return false;
+    return 0;
 }
 
 int64_t journal_last_height(const journal_t *self)

@@ -22,6 +22,8 @@ int journal_save(journal_t *self, wv_err_t *err);
 
 /* Was the upgrade `name` applied already? */
 bool journal_applied(const journal_t *self, const char *name);
+/* The height `name` was applied at, 0 if it was not. */
+int64_t journal_applied_height(const journal_t *self, const char *name);
 /* The height of the last applied upgrade, 0 if none. */
 int64_t journal_last_height(const journal_t *self);
 /* Records that `name` at `height` is now current (in memory; call journal_save). */

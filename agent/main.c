@@ -38,7 +38,27 @@ static const command_t s_commands[] = {
      "copies the binary to wemixvisor/genesis/bin/$DAEMON_NAME with its execute bits and points\n"
      "wemixvisor/current at genesis. Safe to run twice: an identical genesis binary and an\n"
      "existing current are left alone; a different genesis binary is refused.\n"
+     "Also creates, when missing, this agent's gossip key wemixvisor/identity.key (Ed25519,\n"
+     "0600) and its CURVE key pair wemixvisor/curve.cert + curve.cert_secret (0600), and the\n"
+     "directory wemixvisor/curve/peers for the other agents' public certs.\n"
      "Needs DAEMON_HOME (absolute) and DAEMON_NAME.\n"},
+    {"id", cmd_id, true, "print this agent's public key (for WEMIXVISOR_VALIDATORS)",
+     "usage: wemixvisor id\n"
+     "       wemixvisor id --curve-cert FILE [--endpoint tcp://HOST:PORT]\n"
+     "\n"
+     "Prints the public key of wemixvisor/identity.key as 64 hex digits: list it in every\n"
+     "agent's WEMIXVISOR_VALIDATORS (or WEMIXVISOR_OBSERVERS). With --curve-cert, writes this\n"
+     "agent's public CURVE cert to FILE, with the endpoint the other agents reach it at; copy\n"
+     "it into their WEMIXVISOR_CURVE_PEERS directory. Run `wemixvisor init` first.\n"},
+    {"peers", cmd_peers, true, "show the validators' gossip: peers, votes, quorum",
+     "usage: wemixvisor peers [--json]\n"
+     "\n"
+     "Asks the running agent for the fleet as its gossip sees it: per member its key, role,\n"
+     "height, version, node state and when it was last heard (directly or relayed); per\n"
+     "upgrade (name, height, sha256) the validators ready against the quorum, conflicting\n"
+     "votes, this agent's phase (ready, armed, blocked, switching, done, failed) and why an\n"
+     "upgrade is blocked; with --json also the messages received, sent, relayed and dropped\n"
+     "by reason. Exit 3 if no agent runs, 1 if the gossip is not configured.\n"},
     {"run", s_run, true, "run the node under supervision and apply upgrades",
      "usage: wemixvisor run [--] <node arguments...>\n"
      "\n"

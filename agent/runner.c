@@ -255,6 +255,14 @@ static void s_on_state(node_state_t from, node_state_t to, void *arg)
     runner_kick(self);
 }
 
+/* A member's state changed: the quorum may have moved. */
+static void s_on_fleet(void *arg)
+{
+    runner_t *self = arg;
+    if (self->has_pending && self->step == STEP_READY)
+        runner_kick(self);
+}
+
 static int s_on_probe(zloop_t *loop, zsock_t *sock, void *arg)
 {
     (void)loop;
@@ -280,8 +288,28 @@ static int s_on_probe(zloop_t *loop, zsock_t *sock, void *arg)
     return 0;
 }
 
+/* Why the upgrade in hand waits, or the step it is at. */
+static const char *s_pending_problem(runner_t *self, char *buf, size_t size)
+{
+    if (!self->has_pending)
+        return NULL;
+    if (self->step <= STEP_READY && gate_problem(self)[0] != '\0' &&
+        (self->gate.blocked || !self->missing_logged)) {
+        snprintf(buf, size, "%s: %s", self->gate.blocked ? "blocked" : "quorum",
+                 gate_problem(self));
+        return buf;
+    }
+    if (self->missing_logged)
+        return "its binary";
+    if (self->space_logged)
+        return "disk space for the backup";
+    return upgrade_step_name(self->step);
+}
+
 static void s_fill_view(runner_t *self, status_view_t *v, char *current, size_t size)
 {
+    static char problem[WIRE_REASON_MAX + 32];
+    size_t problem_size = sizeof problem;
     if (layout_current_upgrade(&self->layout, current, size, NULL) != 0)
         snprintf(current, size, "?");
     *v = (status_view_t){
@@ -302,10 +330,7 @@ static void s_fill_view(runner_t *self, status_view_t *v, char *current, size_t 
         .last_status = supervisor_last_status(self->sup),
         .pending_upgrade = self->has_pending ? self->pending.name : NULL,
         .pending_height = self->has_pending ? self->pending.height : 0,
-        .pending_problem = !self->has_pending     ? NULL
-                           : self->missing_logged ? "its binary"
-                           : self->space_logged   ? "disk space for the backup"
-                                                  : upgrade_step_name(self->step),
+        .pending_problem = s_pending_problem(self, problem, problem_size),
         .rpc_error = self->health.error,
     };
 }
@@ -319,13 +344,23 @@ static json_t *s_on_control(const char *cmd, json_t *request, void *arg)
     char current[UPGRADE_NAME_MAX + 1];
     if (strcmp(cmd, "status") == 0) {
         s_fill_view(self, &v, current, sizeof current);
-        return status_json(&v);
+        json_t *doc = status_json(&v);
+        if (doc != NULL && self->gossip != NULL)
+            json_object_set_new(doc, "gossip", gossip_json(self->gossip, zclock_mono()));
+        return doc;
+    }
+    if (strcmp(cmd, "peers") == 0) {
+        if (self->gossip == NULL)
+            return json_pack("{s:b, s:s}", "ok", 0, "error",
+                             "the gossip is not configured on this agent (set WEMIXVISOR_LISTEN, "
+                             "WEMIXVISOR_PEERS and WEMIXVISOR_CHAIN_ID)");
+        return gossip_json(self->gossip, zclock_mono());
     }
     bool start = strcmp(cmd, "start") == 0, stop = strcmp(cmd, "stop") == 0,
          restart = strcmp(cmd, "restart") == 0;
     if (!start && !stop && !restart)
         return json_pack("{s:b, s:s}", "ok", 0, "error",
-                         "unknown command; use status, start, stop or restart");
+                         "unknown command; use status, peers, start, stop or restart");
     if (self->shutting_down)
         return json_pack("{s:b, s:s}", "ok", 0, "error", "the agent is shutting down");
     if (self->has_pending && self->step >= STEP_STOPPING) {
@@ -367,7 +402,23 @@ static void s_on_http(const char *method, const char *url, httpserv_reply_t *rep
     s_fill_view(self, &v, current, sizeof current);
     reply->status = 200;
     reply->content_type = "text/plain; version=0.0.4";
-    reply->body = status_metrics(&v);
+    char *base = status_metrics(&v);
+    if (base != NULL && self->gossip != NULL) {
+        char *all = NULL;
+        size_t len = 0;
+        FILE *out = open_memstream(&all, &len);
+        if (out != NULL) {
+            fputs(base, out);
+            gossip_metrics(self->gossip, out, zclock_mono());
+            if (fclose(out) == 0) {
+                free(base);
+                base = all;
+            } else {
+                free(all);
+            }
+        }
+    }
+    reply->body = base;
     reply->len = reply->body ? strlen(reply->body) : 0;
 }
 
@@ -483,6 +534,13 @@ static int s_open_sources(runner_t *self, char *const *args, wv_err_t *err)
                  LF_INT("port", httpserv_port(self->metrics)));
     }
 
+    if (gossip_configured(cfg)) {
+        self->gossip =
+            gossip_new(self->loop, cfg, &self->layout, gate_fill_state, s_on_fleet, self, err);
+        if (self->gossip == NULL)
+            return -1;
+    }
+
     supervisor_opts_t opts = {
         .binary = self->binary,
         .args = args,
@@ -507,6 +565,7 @@ static int s_open_sources(runner_t *self, char *const *args, wv_err_t *err)
 
 static void s_close(runner_t *self)
 {
+    gossip_destroy(&self->gossip);
     if (self->sup != NULL && supervisor_pid(self->sup) > 0)
         supervisor_forward(self->sup, SIGKILL); /* never leave a node running unsupervised */
     upgrade_close(self);
@@ -539,7 +598,7 @@ int runner_main(const wv_config_t *cfg, char *const *args)
                      .want_running = true};
     wv_err_t err;
     char current[UPGRADE_NAME_MAX + 1];
-    if (layout_init(&self.layout, cfg, &err) != 0 ||
+    if (gossip_check_config(cfg, &err) != 0 || layout_init(&self.layout, cfg, &err) != 0 ||
         layout_current_bin(&self.layout, self.binary, sizeof self.binary, &err) != 0) {
         log_error(COMPONENT, "cannot run", LF_STR("error", err.msg));
         return 2;

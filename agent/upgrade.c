@@ -69,6 +69,7 @@ static int s_enter(runner_t *self, upgrade_step_t step)
     self->step = step;
     log_info(COMPONENT, "step", LF_STR("name", self->pending.name),
              LF_STR("step", s_step_names[step]));
+    gossip_publish_now(self->gossip); /* the phase peers see follows the step */
     fault_point(s_step_names[step]);
     return 0;
 }
@@ -84,6 +85,7 @@ static void s_clear_pending(runner_t *self)
     self->step = STEP_NONE;
     self->failure[0] = '\0';
     s_cancel_step_timer(self);
+    gate_reset(self);
 }
 
 /* Is this upgrade behind us, or given up? */
@@ -164,12 +166,23 @@ void upgrade_scan_schedule(runner_t *self)
     schedule_free(items, count);
 }
 
-/* The height the chain is at, as far as this agent knows. */
+/* The height the chain is at, as far as this agent knows: its node's, the last one saved, or
+ * the one a quorum of validators reports (a dead or stalled node can't hide the height). */
 static int64_t s_height(runner_t *self)
 {
     int64_t h = self->health.height;
     int64_t saved = journal_height(self->journal);
-    return h > saved ? h : saved;
+    int64_t network = gate_network_height(self);
+    h = h > saved ? h : saved;
+    return h > network ? h : network;
+}
+
+/* The height the new node must pass to be verified: the upgrade's; for a rolling upgrade that
+ * took its restart slot early, the height at which the old node was stopped. */
+static int64_t s_verify_height(runner_t *self)
+{
+    const char *from = journal_step_str(self->journal, "rolling_from");
+    return from[0] != '\0' ? strtoll(from, NULL, 10) : self->pending.height;
 }
 
 /* At-height mode: the old node stops once its head is at height - 1. */
@@ -430,7 +443,7 @@ static int s_on_verify_deadline(zloop_t *loop, int timer_id, void *arg)
     self->step_timer = -1;
     char why[256];
     snprintf(why, sizeof why, "the new node did not pass height %lld within %llu ms",
-             (long long)self->pending.height, (unsigned long long)self->cfg->verify_timeout_ms);
+             (long long)s_verify_height(self), (unsigned long long)self->cfg->verify_timeout_ms);
     s_fail(self, why);
     return 0;
 }
@@ -510,7 +523,7 @@ void upgrade_on_height(runner_t *self, int64_t height)
     }
     if (!self->has_pending)
         return;
-    if (self->step == STEP_VERIFYING && height > self->pending.height)
+    if (self->step == STEP_VERIFYING && height > s_verify_height(self))
         s_done(self);
     else if (self->step == STEP_READY)
         runner_kick(self);
@@ -644,19 +657,31 @@ static bool s_space_ok(runner_t *self)
     return false;
 }
 
+/* A rolling upgrade switched before its height is verified against the height it stopped at. */
+static int s_note_rolling(runner_t *self, wv_err_t *err)
+{
+    if (!self->gate.rolling_early)
+        return 0;
+    char text[32];
+    snprintf(text, sizeof text, "%lld", (long long)s_height(self));
+    return journal_step_set_str(self->journal, "rolling_from", text, err);
+}
+
 bool upgrade_reconcile(runner_t *self)
 {
     if (!self->has_pending)
         return false;
     switch (self->step) {
     case STEP_NONE:
-        if (!s_binary_ready(self))
+        if (!s_binary_ready(self)) {
+            gate_note_missing(self, s_due(self));
             return false; /* the node is left as it is; the tick looks again */
+        }
         if (s_enter(self, STEP_READY) != 0)
             return false;
         /* fall through */
     case STEP_READY: {
-        if (!s_due(self) || !s_space_ok(self))
+        if (!gate_allows(self, s_due(self)) || !s_space_ok(self))
             return false;
         char previous[UPGRADE_NAME_MAX + 1];
         wv_err_t err;
@@ -668,7 +693,7 @@ bool upgrade_reconcile(runner_t *self)
             journal_step_set_str(self->journal, "previous", previous, &err) != 0 ||
             journal_step_set_str(self->journal, "info",
                                  self->pending.info ? self->pending.info : "", &err) != 0 ||
-            journal_save(self->journal, &err) != 0)
+            s_note_rolling(self, &err) != 0 || journal_save(self->journal, &err) != 0)
             return true;
         log_info(COMPONENT, "upgrade height reached; stopping the node",
                  LF_STR("name", self->pending.name), LF_INT("height", s_height(self)),
@@ -736,6 +761,10 @@ sup_decision_t upgrade_before_start(runner_t *self)
     }
     if (self->step == STEP_STARTING)
         return SUP_PROCEED; /* the new binary, after the switch */
+    if (self->step == STEP_READY && self->gate.blocked) {
+        /* no quorum switched: the chain still runs the current rules, and so does this node */
+        return SUP_PROCEED;
+    }
     if (self->step >= STEP_STOPPING || s_due(self)) {
         runner_kick(self);
         return SUP_HOLD; /* the old binary never starts past its upgrade */

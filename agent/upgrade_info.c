@@ -52,6 +52,15 @@ int upgrade_info_parse(const char *text, size_t len, upgrade_info_t *out, wv_err
         err_set(err, "\"info\" must be an object, a string or absent");
         goto done;
     }
+    json_t *mode = json_object_get(root, "mode");
+    if (mode != NULL && !json_is_null(mode) &&
+        (!json_is_string(mode) || (strcmp(json_string_value(mode), "at-height") != 0 &&
+                                   strcmp(json_string_value(mode), "rolling") != 0))) {
+        err_set(err, "\"mode\" must be \"at-height\" (the default) or \"rolling\"");
+        goto done;
+    }
+    out->rolling =
+        mode != NULL && json_is_string(mode) && strcmp(json_string_value(mode), "rolling") == 0;
     snprintf(out->name, sizeof out->name, "%s", json_string_value(name));
     out->height = json_integer_value(height);
     if (info != NULL && !json_is_null(info)) {

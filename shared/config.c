@@ -15,6 +15,7 @@
 
 #define CONFIG_FILE_REL "wemixvisor/config.json"
 #define CONFIG_FILE_MAX (1024 * 1024)
+#define CONFIG_TEXT_MAX (CONFIG_LIST_MAX * 80) /* one value in the file */
 #define MS_PER_HOUR (3600ULL * 1000)
 #define MS_PER_DAY (24 * MS_PER_HOUR)
 
@@ -28,7 +29,12 @@ typedef enum {
     K_SIZE,
     K_HOSTPORT,
     K_WATCH,
-    K_COMPRESSION /* a string, one of zstd, gzip, none */
+    K_COMPRESSION, /* a string, one of zstd, gzip, none */
+    K_ENDPOINT,    /* a ZeroMQ endpoint */
+    K_ENDPOINTS,   /* a comma-separated list of them */
+    K_KEYS,        /* a comma-separated list of public keys */
+    K_CHAIN,       /* a chain id */
+    K_QRULE        /* wbft or ceil2n3 */
 } kind_t;
 
 typedef struct {
@@ -98,6 +104,25 @@ static const var_t s_vars[CFG_COUNT] = {
      "the new node must pass the upgrade height within this, or the upgrade is rolled back"},
     {CFG_DAEMON_BACKUP_COMPRESSION, "DAEMON_BACKUP_COMPRESSION", NULL, K_COMPRESSION, "none",
      F(backup_compression), 0, 0, "compression of data backups: zstd, gzip or none"},
+    {CFG_WEMIXVISOR_LISTEN, "WEMIXVISOR_LISTEN", NULL, K_ENDPOINT, NULL, F(listen), 0, 0,
+     "gossip: the endpoint this agent publishes its state on, e.g. tcp://0.0.0.0:7600"},
+    {CFG_WEMIXVISOR_PEERS, "WEMIXVISOR_PEERS", NULL, K_ENDPOINTS, NULL, F(peers), 0, 0,
+     "gossip: the other agents' endpoints, comma-separated"},
+    {CFG_WEMIXVISOR_VALIDATORS, "WEMIXVISOR_VALIDATORS", NULL, K_KEYS, NULL, F(validators), 0, 0,
+     "gossip: the validators' agent keys (`wemixvisor id`), comma-separated"},
+    {CFG_WEMIXVISOR_OBSERVERS, "WEMIXVISOR_OBSERVERS", NULL, K_KEYS, NULL, F(observers), 0, 0,
+     "gossip: keys of non-validator agents whose state is accepted (they never vote)"},
+    {CFG_WEMIXVISOR_CHAIN_ID, "WEMIXVISOR_CHAIN_ID", NULL, K_CHAIN, NULL, F(chain_id), 0, 0,
+     "gossip: the chain id every message carries; others are dropped"},
+    {CFG_WEMIXVISOR_HEARTBEAT, "WEMIXVISOR_HEARTBEAT", NULL, K_DURATION, "1s", F(heartbeat_ms), 10,
+     (int64_t)MS_PER_HOUR, "gossip: how often the full state is published"},
+    {CFG_WEMIXVISOR_QUORUM_RULE, "WEMIXVISOR_QUORUM_RULE", NULL, K_QRULE, "wbft", F(quorum_rule), 0,
+     0, "quorum of n validators: wbft (n - floor((n-1)/3)) or ceil2n3 (ceil(2n/3))"},
+    {CFG_WEMIXVISOR_CURVE, "WEMIXVISOR_CURVE", NULL, K_BOOL, "false", F(curve), 0, 0,
+     "gossip: CURVE encryption and authentication (keys from `wemixvisor init`)"},
+    {CFG_WEMIXVISOR_CURVE_PEERS, "WEMIXVISOR_CURVE_PEERS", NULL, K_PATH, NULL, F(curve_peers), 0, 0,
+     "gossip: directory of the peers' public CURVE certs (default "
+     "$DAEMON_HOME/wemixvisor/curve/peers)"},
 };
 
 const char *config_var_name(cfg_var_t var)
@@ -182,6 +207,37 @@ static int s_store(wv_config_t *cfg, const var_t *v, const char *label, const ch
             return err_set(err, "%s=\"%s\": unknown compression; use zstd, gzip or none", label,
                            text);
         break;
+    case K_ENDPOINT:
+        if (value_parse_endpoint(label, text, err) != 0)
+            return -1;
+        break;
+    case K_ENDPOINTS:
+        if (value_parse_list(label, text, CONFIG_LIST_MAX, value_parse_endpoint, err) != 0)
+            return -1;
+        break;
+    case K_KEYS:
+        if (strcmp(text, "rpc") == 0)
+            return err_set(err,
+                           "%s=rpc: reading the validator set from the node is not supported "
+                           "yet (node addresses are not agent keys); list the agents' keys as "
+                           "`wemixvisor id` prints them, comma-separated",
+                           label);
+        if (value_parse_list(label, text, CONFIG_LIST_MAX, value_parse_pubkey, err) != 0)
+            return -1;
+        break;
+    case K_CHAIN: {
+        size_t len = strlen(text);
+        if (len == 0 || len > 64 ||
+            strspn(text, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
+                len)
+            return err_set(err, "%s=\"%s\": a chain id is 1 to 64 of A-Z a-z 0-9 . _ -", label,
+                           text);
+        break;
+    }
+    case K_QRULE:
+        if (strcmp(text, "wbft") != 0 && strcmp(text, "ceil2n3") != 0)
+            return err_set(err, "%s=\"%s\": unknown quorum rule; use wbft or ceil2n3", label, text);
+        break;
     case K_STRING:
         break;
     }
@@ -235,7 +291,12 @@ static int s_load_file(wv_config_t *cfg, const char *path, bool must_exist, wv_e
             json_decref(root);
             return -1;
         }
-        char text[PATH_MAX + 32];
+        char text[CONFIG_TEXT_MAX];
+        if (json_is_string(val) && strlen(json_string_value(val)) >= sizeof text) {
+            err_set(err, "config file %s: the value of %s is too long", path, key);
+            json_decref(root);
+            return -1;
+        }
         if (json_is_string(val))
             snprintf(text, sizeof text, "%s", json_string_value(val));
         else if (json_is_boolean(val) && v->kind == K_BOOL)
@@ -330,7 +391,7 @@ void config_free(wv_config_t *cfg)
 {
     for (int i = 0; i < CFG_COUNT; i++) {
         kind_t k = s_vars[i].kind;
-        if (k == K_STRING || k == K_NAME || k == K_PATH || k == K_HOSTPORT || k == K_COMPRESSION) {
+        if (k != K_BOOL && k != K_DURATION && k != K_INT && k != K_SIZE && k != K_WATCH) {
             char **slot = s_str_field(cfg, &s_vars[i]);
             free(*slot);
             *slot = NULL;

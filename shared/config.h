@@ -4,6 +4,8 @@
 #ifndef WV_CONFIG_H
 #define WV_CONFIG_H
 
+#define CONFIG_LIST_MAX 256 /* items of a list variable (peers, validators) */
+
 #include "err.h"
 
 #include <stdbool.h>
@@ -37,6 +39,15 @@ typedef enum {
     CFG_DAEMON_PREUPGRADE_TIMEOUT,
     CFG_DAEMON_UPGRADE_VERIFY_TIMEOUT,
     CFG_DAEMON_BACKUP_COMPRESSION,
+    CFG_WEMIXVISOR_LISTEN,
+    CFG_WEMIXVISOR_PEERS,
+    CFG_WEMIXVISOR_VALIDATORS,
+    CFG_WEMIXVISOR_OBSERVERS,
+    CFG_WEMIXVISOR_CHAIN_ID,
+    CFG_WEMIXVISOR_HEARTBEAT,
+    CFG_WEMIXVISOR_QUORUM_RULE,
+    CFG_WEMIXVISOR_CURVE,
+    CFG_WEMIXVISOR_CURVE_PEERS,
     CFG_COUNT
 } cfg_var_t;
 
@@ -69,6 +80,15 @@ typedef struct {
     char *metrics_addr;             /* WEMIXVISOR_METRICS_ADDR: host:port of /metrics, NULL: off */
     uint64_t preupgrade_timeout_ms; /* DAEMON_PREUPGRADE_TIMEOUT: one run of a hook */
     uint64_t verify_timeout_ms;     /* DAEMON_UPGRADE_VERIFY_TIMEOUT: new node past the height */
+    char *listen;                   /* WEMIXVISOR_LISTEN: the gossip PUB endpoint, NULL: none */
+    char *peers;                    /* WEMIXVISOR_PEERS: comma-separated endpoints, NULL: none */
+    char *validators;               /* WEMIXVISOR_VALIDATORS: comma-separated public keys */
+    char *observers;                /* WEMIXVISOR_OBSERVERS: keys of non-validator agents */
+    char *chain_id;                 /* WEMIXVISOR_CHAIN_ID */
+    uint64_t heartbeat_ms;          /* WEMIXVISOR_HEARTBEAT: a full STATE this often */
+    char *quorum_rule;              /* WEMIXVISOR_QUORUM_RULE: wbft or ceil2n3 */
+    bool curve;                     /* WEMIXVISOR_CURVE: encrypt and authenticate the gossip */
+    char *curve_peers;              /* WEMIXVISOR_CURVE_PEERS: dir of allowed public certs */
 
     char *file;                      /* the config file that was read, or NULL */
     cfg_source_t source[CFG_COUNT];  /* where each value came from */

@@ -150,6 +150,69 @@ int value_parse_host_port(const char *name, const char *text, wv_err_t *err)
     return 0;
 }
 
+#define ENDPOINT_HELP "use tcp://host:port (tcp://*:port to bind every interface) or ipc:///path"
+
+int value_parse_endpoint(const char *name, const char *text, wv_err_t *err)
+{
+    if (strncmp(text, "ipc://", 6) == 0) {
+        if (text[6] != '/' || strlen(text) >= PATH_MAX)
+            return err_set(err, "%s=\"%s\": an ipc endpoint needs an absolute path; " ENDPOINT_HELP,
+                           name, text);
+        return 0;
+    }
+    if (strncmp(text, "tcp://", 6) != 0)
+        return err_set(err, "%s=\"%s\": not a ZeroMQ endpoint; " ENDPOINT_HELP, name, text);
+    const char *hp = text + 6;
+    if (strncmp(hp, "*:", 2) == 0) {
+        int64_t port;
+        wv_err_t sub;
+        if (value_parse_int(name, hp + 2, 1, 65535, &port, &sub) != 0)
+            return err_set(err, "%s=\"%s\": port must be a number from 1 to 65535", name, text);
+        return 0;
+    }
+    wv_err_t sub;
+    if (value_parse_host_port(name, hp, &sub) != 0)
+        return err_set(err, "%s=\"%s\": bad host or port; " ENDPOINT_HELP, name, text);
+    return 0;
+}
+
+int value_parse_list(const char *name, const char *text, size_t max_items,
+                     int (*check)(const char *name, const char *item, wv_err_t *err), wv_err_t *err)
+{
+    size_t count = 0;
+    const char *p = text;
+    for (;;) {
+        size_t len = strcspn(p, ",");
+        char item[PATH_MAX];
+        if (len == 0)
+            return err_set(err,
+                           "%s: an empty item in the list \"%s\"; separate items with one "
+                           "comma, no spaces",
+                           name, text);
+        if (len >= sizeof item)
+            return err_set(err, "%s: an item of the list is too long (%zu bytes)", name, len);
+        memcpy(item, p, len);
+        item[len] = '\0';
+        if (++count > max_items)
+            return err_set(err, "%s: more than %zu items", name, max_items);
+        if (check(name, item, err) != 0)
+            return -1;
+        if (p[len] == '\0')
+            return 0;
+        p += len + 1;
+    }
+}
+
+int value_parse_pubkey(const char *name, const char *text, wv_err_t *err)
+{
+    if (strlen(text) != 64 || strspn(text, "0123456789abcdefABCDEF") != 64)
+        return err_set(err,
+                       "%s: \"%s\" is not a public key; a key is 64 hex digits, as "
+                       "`wemixvisor id` prints it",
+                       name, text);
+    return 0;
+}
+
 #define SIZE_HELP "a whole number of bytes, or with a unit: KiB, MiB or GiB (e.g. 100MiB)"
 
 int value_parse_size(const char *name, const char *text, uint64_t min, uint64_t max, uint64_t *out,

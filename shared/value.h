@@ -7,6 +7,7 @@
 #include "err.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* "300ms", "5s", "2m", "1h" or "0"; the result in milliseconds must lie in [min_ms, max_ms]. */
@@ -25,6 +26,19 @@ int value_parse_abs_path(const char *name, const char *text, wv_err_t *err);
 
 /* host:port with a port in 1..65535 (host may be a name, an IPv4 or a [IPv6] literal). */
 int value_parse_host_port(const char *name, const char *text, wv_err_t *err);
+
+/* A ZeroMQ endpoint: tcp://host:port (host as value_parse_host_port, or * to bind every
+ * interface) or ipc:///absolute/path. */
+int value_parse_endpoint(const char *name, const char *text, wv_err_t *err);
+
+/* A comma-separated list (no empty items, at most max_items) whose every item passes check;
+ * the error names the item. */
+int value_parse_list(const char *name, const char *text, size_t max_items,
+                     int (*check)(const char *name, const char *item, wv_err_t *err),
+                     wv_err_t *err);
+
+/* 64 hex digits: an agent's public key as `wemixvisor id` prints it. */
+int value_parse_pubkey(const char *name, const char *text, wv_err_t *err);
 
 /* A size in bytes: a whole number, alone (bytes) or with a unit B, KiB, MiB, GiB (KB, MB, GB are
  * read as the same powers of 1024); the result must lie in [min, max]. */

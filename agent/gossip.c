@@ -6,6 +6,7 @@
 #include "fsutil.h"
 #include "fleetview.h"
 #include "identity.h"
+#include "inbox.h"
 #include "log.h"
 #include "seqgen.h"
 
@@ -20,14 +21,6 @@
 #define GOSSIP_HWM 1000          /* messages queued per peer before PUB/SUB drops */
 #define GOSSIP_READ_BATCH 256    /* messages read per wake-up, so one flood can't starve the loop */
 #define GOSSIP_FRESH_MIN_MS 3000 /* a vote stays live at least this long, whatever the beat */
-
-static const char *const s_drop_names[DROP_COUNT] = {
-    "decode", "chain", "unknown-key", "signature", "duplicate", "old", "stale", "future", "type"};
-
-const char *gossip_drop_name(gossip_drop_t reason)
-{
-    return reason < DROP_COUNT ? s_drop_names[reason] : "?";
-}
 
 struct gossip {
     zloop_t *loop;
@@ -45,10 +38,9 @@ struct gossip {
     gossip_fill_fn *fill;
     gossip_change_fn *changed;
     void *arg;
-    uint64_t received, sent, relayed;
-    uint64_t messages_in, bytes_in; /* everything that arrived, accepted or not */
-    uint64_t drops[DROP_COUNT];
-    bool drop_logged[DROP_COUNT]; /* the first drop of each kind is logged, the rest counted */
+    uint64_t sent, relayed;
+    inbox_stats_t in;                   /* what arrived: accepted, dropped by reason */
+    bool drop_logged[INBOX_DROP_COUNT]; /* the first drop of each kind is logged, then counted */
 };
 
 static uint64_t s_now_us(void)
@@ -181,8 +173,7 @@ static void s_relay(gossip_t *self, int64_t now)
     int64_t quiet = (int64_t)(GOSSIP_RELAY_AFTER_BEATS * self->cfg->heartbeat_ms);
     for (size_t i = 0; i < fleet_count(self->fleet); i++) {
         fleet_member_t *m = fleet_at(self->fleet, i);
-        if (m == self->me || m->raw == NULL || m->relayed_seq >= m->seq ||
-            now - m->direct_ms <= quiet)
+        if (m == self->me || !fleet_relay_due(m, now, quiet))
             continue;
         s_send(self, m->raw, m->raw_len);
         m->relayed_seq = m->seq;
@@ -208,88 +199,25 @@ void gossip_publish_now(gossip_t *self)
 
 /* --- receiving ------------------------------------------------------------------------------ */
 
-static void s_drop(gossip_t *self, gossip_drop_t reason, const char *detail)
-{
-    self->drops[reason]++;
-    if (reason == DROP_DUPLICATE || self->drop_logged[reason])
-        return;
-    self->drop_logged[reason] = true; /* once per kind: a flood must not flood the log too */
-    log_warn(COMPONENT, "message dropped (further ones of this kind are only counted)",
-             LF_STR("reason", s_drop_names[reason]), LF_STR("detail", detail));
-}
-
-static gossip_drop_t s_seq_drop(wire_seq_verdict_t v)
-{
-    switch (v) {
-    case WIRE_SEQ_DUPLICATE:
-        return DROP_DUPLICATE;
-    case WIRE_SEQ_OLD:
-        return DROP_OLD;
-    case WIRE_SEQ_STALE:
-        return DROP_STALE;
-    default:
-        return DROP_FUTURE;
-    }
-}
-
-/* One message: [publisher key, envelope]. Checks run cheapest first; the fleet only ever sees a
- * message that passed all of them. */
+/* One message: [publisher key, envelope], checked by the inbox (proto/inbox.c, shared with
+ * wvcoord). The first drop of each kind is logged; a flood must not flood the log too. */
 static void s_handle(gossip_t *self, zmsg_t *msg)
 {
-    static wire_envelope_t env; /* 12 KiB: not on the stack; the loop is single-threaded */
-    wire_state_t st;
-    wv_err_t err;
     zframe_t *hop = zmsg_first(msg), *data = zmsg_next(msg);
-    if (zmsg_size(msg) != 2 || zframe_size(hop) != IDENTITY_PUBKEY_LEN ||
-        zframe_size(data) > WIRE_ENVELOPE_MAX) {
-        s_drop(self, DROP_DECODE, "not [32-byte key, envelope]");
-        return;
+    inbox_drop_t reason;
+    char detail[WV_ERR_MAX];
+    inbox_result_t r =
+        inbox_accept(self->fleet, self->cfg->chain_id, identity_pubkey(self->id), zmsg_size(msg),
+                     hop ? zframe_data(hop) : NULL, hop ? zframe_size(hop) : 0,
+                     data ? zframe_data(data) : NULL, data ? zframe_size(data) : 0, zclock_mono(),
+                     s_now_us(), &self->in, &reason, detail, sizeof detail);
+    if (r == INBOX_ACCEPTED) {
+        self->changed(self->arg);
+    } else if (r == INBOX_DROPPED && reason != INBOX_DROP_DUPLICATE && !self->drop_logged[reason]) {
+        self->drop_logged[reason] = true;
+        log_warn(COMPONENT, "message dropped (further ones of this kind are only counted)",
+                 LF_STR("reason", inbox_drop_name(reason)), LF_STR("detail", detail));
     }
-    if (wire_envelope_decode(zframe_data(data), zframe_size(data), &env, &err) != 0) {
-        s_drop(self, DROP_DECODE, err.msg);
-        return;
-    }
-    if (strcmp(env.chain, self->cfg->chain_id) != 0) {
-        s_drop(self, DROP_CHAIN, env.chain);
-        return;
-    }
-    fleet_member_t *m = fleet_find(self->fleet, env.from);
-    if (m == self->me)
-        return; /* our own state, relayed back to us */
-    char hex[IDENTITY_HEX_LEN + 1];
-    if (m == NULL) {
-        identity_hex(env.from, hex);
-        s_drop(self, DROP_UNKNOWN, hex);
-        return;
-    }
-    bool direct = memcmp(zframe_data(hop), env.from, IDENTITY_PUBKEY_LEN) == 0;
-    int64_t now = zclock_mono();
-    wire_seq_verdict_t v = wire_seq_check(m->has_state, m->seq, env.seq, s_now_us());
-    if (v != WIRE_SEQ_FRESH) {
-        if (v == WIRE_SEQ_DUPLICATE && direct && wire_envelope_verify(&env))
-            m->direct_ms = now; /* heard directly after a relayed copy: not to be relayed */
-        s_drop(self, s_seq_drop(v), m->hex);
-        return;
-    }
-    if (strcmp(env.type, WIRE_TYPE_STATE) != 0) {
-        s_drop(self, DROP_TYPE, env.type);
-        return;
-    }
-    if (!wire_envelope_verify(&env)) {
-        s_drop(self, DROP_SIGNATURE, m->hex);
-        return;
-    }
-    if (wire_state_decode(env.body, env.body_len, &st, &err) != 0) {
-        s_drop(self, DROP_DECODE, err.msg);
-        return;
-    }
-    if (fleet_update(self->fleet, m, env.seq, &st, zframe_data(data), zframe_size(data), direct,
-                     now, &err) != 0) {
-        log_error(COMPONENT, "cannot record a state", LF_STR("error", err.msg));
-        return;
-    }
-    self->received++;
-    self->changed(self->arg);
 }
 
 static int s_on_sub(zloop_t *loop, zsock_t *sock, void *arg)
@@ -300,8 +228,6 @@ static int s_on_sub(zloop_t *loop, zsock_t *sock, void *arg)
         zmsg_t *msg = zmsg_recv(sock);
         if (msg == NULL)
             break;
-        self->messages_in++;
-        self->bytes_in += zmsg_content_size(msg);
         s_handle(self, msg);
         zmsg_destroy(&msg);
     }
@@ -550,9 +476,9 @@ int64_t gossip_fresh_ms(const gossip_t *self)
     return ms > GOSSIP_FRESH_MIN_MS ? ms : GOSSIP_FRESH_MIN_MS;
 }
 
-uint64_t gossip_drops(const gossip_t *self, gossip_drop_t reason)
+const inbox_stats_t *gossip_inbox_stats(const gossip_t *self)
 {
-    return self->drops[reason];
+    return &self->in;
 }
 
 json_t *gossip_json(gossip_t *self, int64_t now_ms)
@@ -562,18 +488,19 @@ json_t *gossip_json(gossip_t *self, int64_t now_ms)
     if (doc == NULL)
         return NULL;
     json_t *dropped = json_object();
-    for (int i = 0; i < DROP_COUNT; i++)
-        json_object_set_new(dropped, s_drop_names[i], json_integer((json_int_t)self->drops[i]));
+    for (int i = 0; i < INBOX_DROP_COUNT; i++)
+        json_object_set_new(dropped, inbox_drop_name((inbox_drop_t)i),
+                            json_integer((json_int_t)self->in.drops[i]));
     json_object_set_new(doc, "self", json_string(self->me->hex));
     json_object_set_new(doc, "chain", json_string(self->cfg->chain_id));
     json_object_set_new(doc, "role",
                         json_string(self->validator ? WIRE_ROLE_VALIDATOR : WIRE_ROLE_OBSERVER));
     json_object_set_new(doc, "curve", json_boolean(self->cfg->curve));
-    json_object_set_new(doc, "received", json_integer((json_int_t)self->received));
+    json_object_set_new(doc, "received", json_integer((json_int_t)self->in.accepted));
     json_object_set_new(doc, "sent", json_integer((json_int_t)self->sent));
     json_object_set_new(doc, "relayed", json_integer((json_int_t)self->relayed));
-    json_object_set_new(doc, "messages_in", json_integer((json_int_t)self->messages_in));
-    json_object_set_new(doc, "bytes_in", json_integer((json_int_t)self->bytes_in));
+    json_object_set_new(doc, "messages_in", json_integer((json_int_t)self->in.messages));
+    json_object_set_new(doc, "bytes_in", json_integer((json_int_t)self->in.bytes));
     json_object_set_new(doc, "dropped", dropped);
     return doc;
 }
@@ -603,12 +530,12 @@ void gossip_metrics(gossip_t *self, FILE *out, int64_t now_ms)
             "wemixvisor_gossip_bytes_in_total %llu\n"
             "# TYPE wemixvisor_gossip_dropped_total counter\n",
             known, live, fleet_quorum(self->fleet), fleet_validators(self->fleet),
-            (long long)fleet_network_height(self->fleet), (unsigned long long)self->received,
+            (long long)fleet_network_height(self->fleet), (unsigned long long)self->in.accepted,
             (unsigned long long)self->sent, (unsigned long long)self->relayed,
-            (unsigned long long)self->bytes_in);
-    for (int i = 0; i < DROP_COUNT; i++)
-        fprintf(out, "wemixvisor_gossip_dropped_total{reason=\"%s\"} %llu\n", s_drop_names[i],
-                (unsigned long long)self->drops[i]);
+            (unsigned long long)self->in.bytes);
+    for (int i = 0; i < INBOX_DROP_COUNT; i++)
+        fprintf(out, "wemixvisor_gossip_dropped_total{reason=\"%s\"} %llu\n",
+                inbox_drop_name((inbox_drop_t)i), (unsigned long long)self->in.drops[i]);
     const wire_state_t *st = &self->me->state;
     for (size_t i = 0; self->me->has_state && i < st->n_upgrades; i++) {
         const wire_upgrade_t *u = &st->upgrades[i];

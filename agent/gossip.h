@@ -9,6 +9,7 @@
 #include "config.h"
 #include "err.h"
 #include "fleet.h"
+#include "inbox.h"
 #include "layout.h"
 #include "wire.h"
 
@@ -23,21 +24,6 @@
 #define GOSSIP_CURVE_CERT "curve.cert" /* and curve.cert_secret, as zcert_save writes them */
 #define GOSSIP_CURVE_PEERS_DIR "curve/peers"
 #define GOSSIP_CURVE_DOMAIN "wemixvisor"
-
-/* Why a received message was refused. */
-typedef enum {
-    DROP_DECODE = 0, /* not two frames, or an envelope or body that does not decode */
-    DROP_CHAIN,      /* another WEMIXVISOR_CHAIN_ID */
-    DROP_UNKNOWN,    /* signed by a key that is neither a validator nor an observer */
-    DROP_SIGNATURE,  /* a bad signature */
-    DROP_DUPLICATE,  /* the same seq again (a relayed copy of a message already heard) */
-    DROP_OLD,        /* a seq below the last one accepted: a replay */
-    DROP_STALE,      /* a seq (time) too far in the past */
-    DROP_FUTURE,     /* a seq (time) too far in the future */
-    DROP_TYPE,       /* a message type this version does not know (ignored) */
-    DROP_COUNT
-} gossip_drop_t;
-const char *gossip_drop_name(gossip_drop_t reason);
 
 typedef struct gossip gossip_t;
 
@@ -67,7 +53,8 @@ const uint8_t *gossip_self_key(const gossip_t *self);
 bool gossip_is_validator(const gossip_t *self);
 /* How long a state stays a live vote, in ms. */
 int64_t gossip_fresh_ms(const gossip_t *self);
-uint64_t gossip_drops(const gossip_t *self, gossip_drop_t reason);
+/* What arrived: messages, bytes, accepted, dropped by reason (proto/inbox.h). */
+const inbox_stats_t *gossip_inbox_stats(const gossip_t *self);
 
 /* {"self","chain","role","rule","validators","quorum","tolerated","network_height","peers":[..],
  *  "upgrades":[..],"received","sent","relayed","dropped":{reason:count}} for `peers` and status. */

@@ -454,3 +454,8 @@ bool fleet_slot_free(const fleet_t *self, const uint8_t self_key[IDENTITY_PUBKEY
           tolerated, n_ahead, n_ahead == 1 ? "" : "s");
     return true;
 }
+
+bool fleet_relay_due(const fleet_member_t *m, int64_t now_ms, int64_t quiet_ms)
+{
+    return m->raw != NULL && m->seq > m->relayed_seq && now_ms - m->direct_ms > quiet_ms;
+}

@@ -56,6 +56,10 @@ int fleet_quorum(const fleet_t *self);     /* q */
 int fleet_update(fleet_t *self, fleet_member_t *m, uint64_t seq, const wire_state_t *st,
                  const uint8_t *raw, size_t raw_len, bool direct, int64_t now_ms, wv_err_t *err);
 
+/* Should a relay of this member be sent now? Yes when we hold a signed envelope of it newer than
+ * the last one we relayed and have not heard it straight from the member for quiet_ms. */
+bool fleet_relay_due(const fleet_member_t *m, int64_t now_ms, int64_t quiet_ms);
+
 /* The member's entry for upgrade `name`, or NULL. */
 const wire_upgrade_t *fleet_member_upgrade(const fleet_member_t *m, const char *name);
 

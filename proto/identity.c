@@ -91,7 +91,7 @@ static int s_read_key_file(const char *path, char *buf, size_t size, size_t *len
     if ((st.st_mode & 077) != 0) {
         close(fd);
         return err_set(err,
-                       "identity key %s is readable by group or others (mode %04o); run "
+                       "identity key %s is open to group or others (mode %04o); run "
                        "`chmod 600 %s`",
                        path, (unsigned)(st.st_mode & 07777), path);
     }

@@ -1,5 +1,6 @@
 /* seqgen: a message sequence that never goes back, kept above every seq handed out by a
- * reservation written to a file before it is needed. It is not a clock: it only uses the one given. */
+ * reservation written to a file before it is needed. It is not a clock: it only uses the one given.
+ */
 #include "seqgen.h"
 #include "fsutil.h"
 

@@ -303,8 +303,7 @@ static int s_type_check(const char *type, wv_err_t *err)
 static int s_name_check(const char *name, const char *ctx, wv_err_t *err)
 {
     size_t len = strnlen(name, WIRE_NAME_MAX + 1);
-    bool ok = len >= 1 && len <= WIRE_NAME_MAX && strcmp(name, ".") != 0 &&
-              strcmp(name, "..") != 0;
+    bool ok = len >= 1 && len <= WIRE_NAME_MAX && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
     for (size_t i = 0; ok && i < len; i++) {
         char c = name[i];
         ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
@@ -316,9 +315,8 @@ static int s_name_check(const char *name, const char *ctx, wv_err_t *err)
     return 0;
 }
 
-static const char *const s_phases[] = {WIRE_PHASE_WAITING, WIRE_PHASE_READY,
-                                       WIRE_PHASE_ARMED,   WIRE_PHASE_BLOCKED,
-                                       WIRE_PHASE_SWITCHING, WIRE_PHASE_DONE,
+static const char *const s_phases[] = {WIRE_PHASE_WAITING, WIRE_PHASE_READY,     WIRE_PHASE_ARMED,
+                                       WIRE_PHASE_BLOCKED, WIRE_PHASE_SWITCHING, WIRE_PHASE_DONE,
                                        WIRE_PHASE_FAILED};
 static const char *const s_modes[] = {WIRE_MODE_AT_HEIGHT, WIRE_MODE_ROLLING};
 static const char *const s_roles[] = {WIRE_ROLE_VALIDATOR, WIRE_ROLE_OBSERVER};
@@ -341,16 +339,14 @@ static int s_state_check(const wire_state_t *st, wv_err_t *err)
     if (!s_one_of(st->role, s_roles, S_COUNT(s_roles)))
         return err_set(err, "%s: \"role\" is \"%s\", not validator or observer", ctx, st->role);
     if (st->n_upgrades > WIRE_UPGRADES_MAX)
-        return err_set(err, "%s: %zu upgrades, at most %d", ctx, st->n_upgrades,
-                       WIRE_UPGRADES_MAX);
+        return err_set(err, "%s: %zu upgrades, at most %d", ctx, st->n_upgrades, WIRE_UPGRADES_MAX);
     for (size_t i = 0; i < st->n_upgrades; i++) {
         const wire_upgrade_t *u = &st->upgrades[i];
         char uctx[48];
         snprintf(uctx, sizeof uctx, "STATE upgrade %zu", i);
         if (s_check_text(u->name, sizeof u->name, WIRE_NAME_MAX, true, uctx, "name", err) != 0 ||
             s_name_check(u->name, uctx, err) != 0 ||
-            s_check_text(u->phase, sizeof u->phase, WIRE_WORD_MAX, true, uctx, "phase", err) !=
-                0 ||
+            s_check_text(u->phase, sizeof u->phase, WIRE_WORD_MAX, true, uctx, "phase", err) != 0 ||
             s_check_text(u->mode, sizeof u->mode, WIRE_WORD_MAX, true, uctx, "mode", err) != 0 ||
             s_check_text(u->reason, sizeof u->reason, WIRE_REASON_MAX, false, uctx, "reason",
                          err) != 0)
@@ -402,8 +398,8 @@ static int s_hand_over(msgpack_sbuffer *sbuf, int rc, uint8_t **out, size_t *out
  * (never taken from the received map), so how the sender laid out its map does not matter.
  * msgpack-c always picks the smallest encoding, which makes this encoding unique. */
 static int s_pack_canonical(msgpack_sbuffer *sbuf, uint64_t v, const char *chain,
-                            const uint8_t from[IDENTITY_PUBKEY_LEN], uint64_t seq,
-                            const char *type, const uint8_t *body, size_t body_len)
+                            const uint8_t from[IDENTITY_PUBKEY_LEN], uint64_t seq, const char *type,
+                            const uint8_t *body, size_t body_len)
 {
     msgpack_packer pk;
     msgpack_packer_init(&pk, sbuf, msgpack_sbuffer_write);
@@ -420,8 +416,7 @@ static const char *const s_state_keys[] = {"height", "version", "node",
 enum { SK_HEIGHT, SK_VERSION, SK_NODE, SK_HEALTH, SK_ROLE, SK_UPGRADES, SK_COUNT };
 #define SK_REQUIRED (1u << SK_HEIGHT | 1u << SK_NODE | 1u << SK_ROLE | 1u << SK_UPGRADES)
 
-static const char *const s_upgrade_keys[] = {"name", "height", "sha256",
-                                             "phase", "mode",  "reason"};
+static const char *const s_upgrade_keys[] = {"name", "height", "sha256", "phase", "mode", "reason"};
 enum { UK_NAME, UK_HEIGHT, UK_SHA256, UK_PHASE, UK_MODE, UK_REASON, UK_COUNT };
 #define UK_REQUIRED                                                                                \
     (1u << UK_NAME | 1u << UK_HEIGHT | 1u << UK_SHA256 | 1u << UK_PHASE | 1u << UK_MODE)
@@ -433,7 +428,8 @@ static int s_pack_upgrade(msgpack_packer *pk, const wire_upgrade_t *u)
            s_pack_text(pk, s_upgrade_keys[UK_NAME]) || s_pack_text(pk, u->name) ||
            s_pack_text(pk, s_upgrade_keys[UK_HEIGHT]) ||
            msgpack_pack_uint64(pk, (uint64_t)u->height) ||
-           s_pack_text(pk, s_upgrade_keys[UK_SHA256]) || s_pack_bin(pk, u->sha256, WIRE_SHA256_LEN) ||
+           s_pack_text(pk, s_upgrade_keys[UK_SHA256]) ||
+           s_pack_bin(pk, u->sha256, WIRE_SHA256_LEN) ||
            s_pack_text(pk, s_upgrade_keys[UK_PHASE]) || s_pack_text(pk, u->phase) ||
            s_pack_text(pk, s_upgrade_keys[UK_MODE]) || s_pack_text(pk, u->mode) ||
            (reason ? s_pack_text(pk, s_upgrade_keys[UK_REASON]) || s_pack_text(pk, u->reason) : 0);
@@ -452,7 +448,8 @@ int wire_state_encode(const wire_state_t *st, uint8_t **out, size_t *out_len, wv
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sbuf, msgpack_sbuffer_write);
     int rc = msgpack_pack_map(&pk, SK_COUNT - !version - !health);
-    rc |= s_pack_text(&pk, s_state_keys[SK_HEIGHT]) || msgpack_pack_uint64(&pk, (uint64_t)st->height);
+    rc |=
+        s_pack_text(&pk, s_state_keys[SK_HEIGHT]) || msgpack_pack_uint64(&pk, (uint64_t)st->height);
     if (version)
         rc |= s_pack_text(&pk, s_state_keys[SK_VERSION]) || s_pack_text(&pk, st->version);
     rc |= s_pack_text(&pk, s_state_keys[SK_NODE]) || s_pack_text(&pk, st->node);
@@ -469,8 +466,7 @@ int wire_state_encode(const wire_state_t *st, uint8_t **out, size_t *out_len, wv
     return s_hand_over(&sbuf, rc, out, out_len, "STATE", err);
 }
 
-static int s_decode_upgrade(const msgpack_object *o, size_t index, wire_upgrade_t *u,
-                            wv_err_t *err)
+static int s_decode_upgrade(const msgpack_object *o, size_t index, wire_upgrade_t *u, wv_err_t *err)
 {
     char ctx[48];
     snprintf(ctx, sizeof ctx, "STATE upgrade %zu", index);

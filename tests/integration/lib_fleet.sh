@@ -1,22 +1,26 @@
 # lib_fleet.sh: several agents, each with its own home and fake node, gossiping on loopback.
 # Sourced after lib.sh. Agent i (1-based) has home $T/a<i>, RPC port RPC[i], gossip port GP[i];
-# fleet_env i prints the environment that agent runs with. Waits are conditions with deadlines.
+# fleet_env i runs a command with the environment that agent runs with. Waits are conditions with
+# deadlines. Optional per agent: FLEET_HOST[i], the address its gossip listens on and the others
+# connect to (default 127.0.0.1), and FLEET_WRAP[i], a command prefix its `run` is started under
+# (e.g. "ip netns exec NS"); the CLI commands use agent.sock, so they need no wrapper.
 
 FLEET_N=0
-declare -a RPC GP APID KEY
+declare -a RPC GP APID KEY FLEET_HOST FLEET_WRAP FLEET_ON_CLEANUP
 export WEMIXVISOR_CHAIN_ID=wv-test
 export WEMIXVISOR_HEARTBEAT=${WEMIXVISOR_HEARTBEAT:-200ms}
 export DAEMON_HEALTH_CHECK_INTERVAL=500ms
 
 fleet_home() { echo "$T/a$1"; }
 fleet_log() { echo "$T/a$1.log"; }
+fleet_endpoint() { echo "tcp://${FLEET_HOST[$1]:-127.0.0.1}:${GP[$1]}"; }
 
 # fleet_env I: runs the rest of the line with agent I's environment.
 fleet_env() {
   local i=$1
   shift
   DAEMON_HOME="$(fleet_home "$i")" DAEMON_RPC_ADDRESS="127.0.0.1:${RPC[$i]}" \
-    WEMIXVISOR_LISTEN="tcp://127.0.0.1:${GP[$i]}" WEMIXVISOR_PEERS="$(fleet_peers "$i")" \
+    WEMIXVISOR_LISTEN="$(fleet_endpoint "$i")" WEMIXVISOR_PEERS="$(fleet_peers "$i")" \
     WEMIXVISOR_VALIDATORS="$FLEET_VALIDATORS" VALIDATOR_MODE=true "$@"
 }
 
@@ -25,7 +29,7 @@ fleet_peers() {
   local j out=
   for ((j = 1; j <= FLEET_N; j++)); do
     [ "$j" -eq "$1" ] && continue
-    out="${out:+$out,}tcp://127.0.0.1:${GP[$j]}"
+    out="${out:+$out,}$(fleet_endpoint "$j")"
   done
   echo "$out"
 }
@@ -54,10 +58,20 @@ fleet_init() {
 fleet_start() {
   local i=$1
   shift
-  local data
+  local data wrap=()
   data="$(fleet_home "$i")/data"
-  fleet_env "$i" "$WEMIXVISOR" run -- --datadir "$data" --http.port "${RPC[$i]}" \
-    --block-ms "${FLEET_BLOCK_MS:-100}" "$@" >>"$(fleet_log "$i")" 2>&1 &
+  read -r -a wrap <<<"${FLEET_WRAP[$i]:-}"
+  # A subshell that execs the agent: APID is then the agent itself (a backgrounded function would
+  # leave a bash in between, and a signal to it would orphan the agent).
+  (
+    export DAEMON_HOME DAEMON_RPC_ADDRESS WEMIXVISOR_LISTEN WEMIXVISOR_PEERS WEMIXVISOR_VALIDATORS \
+      VALIDATOR_MODE
+    DAEMON_HOME="$(fleet_home "$i")" DAEMON_RPC_ADDRESS="127.0.0.1:${RPC[$i]}"
+    WEMIXVISOR_LISTEN="$(fleet_endpoint "$i")" WEMIXVISOR_PEERS="$(fleet_peers "$i")"
+    WEMIXVISOR_VALIDATORS="$FLEET_VALIDATORS" VALIDATOR_MODE=true
+    exec "${wrap[@]}" "$WEMIXVISOR" run -- --datadir "$data" --http.port "${RPC[$i]}" \
+      --block-ms "${FLEET_BLOCK_MS:-100}" "$@"
+  ) >>"$(fleet_log "$i")" 2>&1 &
   APID[$i]=$!
 }
 
@@ -85,8 +99,14 @@ fleet_cleanup() {
   for ((i = 1; i <= FLEET_N; i++)); do
     [ -n "${APID[$i]:-}" ] && { wait_quiet_exit "${APID[$i]}" 15 || kill -KILL "${APID[$i]}" 2>/dev/null || true; }
   done
+  # nothing of the test may outlive it (the nodes of agents that were SIGKILLed included)
+  pkill -KILL -f "$T/" 2>/dev/null || true
+  local c
+  for c in "${FLEET_ON_CLEANUP[@]}"; do eval "$c" || true; done
   cleanup "$rc"
 }
+# fleet_on_cleanup COMMAND: run COMMAND (a string, eval'ed) when the test ends, after the agents.
+fleet_on_cleanup() { FLEET_ON_CLEANUP+=("$1"); }
 trap fleet_cleanup EXIT
 
 # fleet_fail MESSAGE: fail, with every agent's log tail.
@@ -143,3 +163,64 @@ fleet_log_has() { grep -q -- "$2" "$(fleet_log "$1")"; }
 fleet_node_height() { cat "$(fleet_home "$1")/data/fakenode.height" 2>/dev/null || echo 0; }
 # fleet_live_is I N: agent I hears N other members live.
 fleet_live_is() { [ "$(fleet_peers_json "$1" | jq '[.members[] | select(.live and (.self | not))] | length')" = "$2" ]; }
+
+# fleet_kill I: SIGKILL to agent I (its node dies with it: PDEATHSIG); waits for it to be gone.
+fleet_kill() {
+  local pid=${APID[$1]:-}
+  [ -n "$pid" ] || return 0
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  APID[$1]=
+}
+
+# The fake node of agent I: its events file, and the starts recorded there.
+fleet_events() { echo "$(fleet_home "$1")/data/fakenode.events"; }
+# fleet_starts I: how many times agent I's node has started.
+fleet_starts() {
+  local f
+  f=$(fleet_events "$1")
+  [ -f "$f" ] || { echo 0; return 0; }
+  jq -s '[.[] | select(.event == "start")] | length' "$f"
+}
+# fleet_start_field I N KEY: KEY (version, height, pid) of the N-th start of agent I's node ("" if none).
+fleet_start_field() {
+  local f
+  f=$(fleet_events "$1")
+  [ -f "$f" ] || return 0
+  jq -rs --argjson n "$2" --arg k "$3" '[.[] | select(.event == "start")][$n - 1][$k] // ""' "$f"
+}
+fleet_started_is() { [ "$(fleet_start_field "$1" "$2" version)" = "$3" ]; }
+# fleet_node_alive I: agent I's latest node process is alive (not a zombie).
+fleet_node_alive() {
+  local pid
+  pid=$(fleet_start_field "$1" "$(fleet_starts "$1")" pid)
+  [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]
+}
+fleet_node_height_is() { [ "$(fleet_node_height "$1")" -eq "$2" ]; }
+fleet_node_height_at_least() { [ "$(fleet_node_height "$1")" -ge "$2" ]; }
+
+# fleet_waiting_for I: what agent I's pending upgrade waits for (status .pending_upgrade.waiting_for).
+fleet_waiting_for() { fleet_status "$1" '.pending_upgrade.waiting_for // ""'; }
+fleet_waiting_has() { [[ "$(fleet_waiting_for "$1")" == *"$2"* ]]; }
+# fleet_phase I NAME: agent I's own phase of upgrade NAME, as its peers view shows it.
+fleet_phase() { fleet_peers_json "$1" | jq -r --arg n "$2" '[.upgrades[] | select(.name == $n) | .phase // empty][0] // ""' 2>/dev/null || true; }
+fleet_phase_is() { [ "$(fleet_phase "$1" "$2")" = "$3" ]; }
+# fleet_sent I: STATE messages agent I has published (heartbeats pass: it grows).
+fleet_sent() { fleet_peers_json "$1" | jq -r '.sent // 0' 2>/dev/null || echo 0; }
+fleet_sent_at_least() { [ "$(fleet_sent "$1")" -ge "$2" ]; }
+
+# fleet_check_stops H MIN_EXACT I...: each agent I's node last started (the new binary) at a height
+# <= H - 1 (the old node never produced block H), and at least MIN_EXACT of them exactly at H - 1.
+# Not all need be exact: the fake nodes count blocks independently, and an agent whose node lags
+# behind the network height (the q-th highest its validators report) stops it a little early, as
+# DESIGN section 7 has it (a lagging node cannot make the agent miss the height).
+fleet_check_stops() {
+  local h=$1 min=$2 i at exact=0
+  shift 2
+  for i in "$@"; do
+    at=$(fleet_start_field "$i" "$(fleet_starts "$i")" height)
+    [ -n "$at" ] && [ "$at" -le $((h - 1)) ] || fleet_fail "agent $i: the new node started at height '$at', past $((h - 1))"
+    [ "$at" -ne $((h - 1)) ] || exact=$((exact + 1))
+  done
+  [ "$exact" -ge "$min" ] || fleet_fail "only $exact old nodes stopped exactly at $((h - 1)), want at least $min"
+}

@@ -446,6 +446,71 @@ static void test_size_format_round_trips_through_parse(void **state)
     }
 }
 
+/* --- gossip endpoints and keys --- */
+
+static void test_endpoint_accepts_tcp_and_ipc(void **state)
+{
+    (void)state;
+    wv_err_t err;
+    const char *ok[] = {"tcp://127.0.0.1:7600", "tcp://*:7600", "tcp://node-1.example:7600",
+                        "tcp://[::1]:7600", "ipc:///run/wemixvisor/gossip"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        assert_int_equal(value_parse_endpoint("WEMIXVISOR_LISTEN", ok[i], &err), 0);
+}
+
+static void test_endpoint_refuses_other_transports_and_bad_ports(void **state)
+{
+    (void)state;
+    wv_err_t err;
+    const char *refused[] = {"127.0.0.1:7600", "udp://1.2.3.4:7600", "tcp://host",
+                             "tcp://host:0",   "tcp://host:70000",   "tcp://*:x",
+                             "ipc://relative", "tcp://:7600",        ""};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        assert_int_equal(value_parse_endpoint("WEMIXVISOR_LISTEN", refused[i], &err), -1);
+        s_assert_names_value(&err, "WEMIXVISOR_LISTEN", refused[i]);
+    }
+}
+
+static void test_list_checks_every_item_and_names_the_bad_one(void **state)
+{
+    (void)state;
+    wv_err_t err;
+    assert_int_equal(value_parse_list("WEMIXVISOR_PEERS", "tcp://a:1,tcp://b:2", 8,
+                                      value_parse_endpoint, &err),
+                     0);
+    assert_int_equal(value_parse_list("WEMIXVISOR_PEERS", "tcp://a:1,b:2", 8,
+                                      value_parse_endpoint, &err),
+                     -1);
+    tu_assert_contains(err.msg, "\"b:2\"");
+    assert_int_equal(value_parse_list("WEMIXVISOR_PEERS", "tcp://a:1,,tcp://b:2", 8,
+                                      value_parse_endpoint, &err),
+                     -1);
+    tu_assert_contains(err.msg, "empty item");
+    assert_int_equal(value_parse_list("WEMIXVISOR_PEERS", "tcp://a:1,", 8, value_parse_endpoint,
+                                      &err),
+                     -1);
+    assert_int_equal(value_parse_list("WEMIXVISOR_PEERS", "tcp://a:1,tcp://a:2,tcp://a:3", 2,
+                                      value_parse_endpoint, &err),
+                     -1);
+    tu_assert_contains(err.msg, "more than 2");
+}
+
+static void test_pubkey_is_64_hex_digits(void **state)
+{
+    (void)state;
+    wv_err_t err;
+    char key[65];
+    memset(key, 'a', 64);
+    key[64] = '\0';
+    assert_int_equal(value_parse_pubkey("WEMIXVISOR_VALIDATORS", key, &err), 0);
+    key[10] = 'G';
+    assert_int_equal(value_parse_pubkey("WEMIXVISOR_VALIDATORS", key, &err), -1);
+    tu_assert_contains(err.msg, "wemixvisor id");
+    key[63] = '\0';
+    key[10] = 'a';
+    assert_int_equal(value_parse_pubkey("WEMIXVISOR_VALIDATORS", key, &err), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -470,6 +535,10 @@ int main(void)
         cmocka_unit_test(test_size_out_of_range_names_the_range),
         cmocka_unit_test(test_size_format_uses_the_largest_exact_unit),
         cmocka_unit_test(test_size_format_round_trips_through_parse),
+        cmocka_unit_test(test_endpoint_accepts_tcp_and_ipc),
+        cmocka_unit_test(test_endpoint_refuses_other_transports_and_bad_ports),
+        cmocka_unit_test(test_list_checks_every_item_and_names_the_bad_one),
+        cmocka_unit_test(test_pubkey_is_64_hex_digits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

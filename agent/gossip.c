@@ -517,17 +517,25 @@ void gossip_metrics(gossip_t *self, FILE *out, int64_t now_ms)
         live += now_ms - m->heard_ms <= fresh;
     }
     fprintf(out,
-            "# HELP wemixvisor_peers_seen Members of the fleet heard from (live: recently).\n"
-            "# TYPE wemixvisor_peers_seen gauge\n"
-            "wemixvisor_peers_seen %d\nwemixvisor_peers_live %d\n"
+            "# HELP wemixvisor_peers_seen Members of the fleet heard from at least once.\n"
+            "# TYPE wemixvisor_peers_seen gauge\nwemixvisor_peers_seen %d\n"
+            "# HELP wemixvisor_peers_live Members heard from recently (their votes count).\n"
+            "# TYPE wemixvisor_peers_live gauge\nwemixvisor_peers_live %d\n"
             "# HELP wemixvisor_quorum_size Validators needed for a quorum.\n"
-            "# TYPE wemixvisor_quorum_size gauge\n"
-            "wemixvisor_quorum_size %d\nwemixvisor_validators %d\n"
-            "wemixvisor_network_height %lld\n"
+            "# TYPE wemixvisor_quorum_size gauge\nwemixvisor_quorum_size %d\n"
+            "# HELP wemixvisor_validators Validators in WEMIXVISOR_VALIDATORS.\n"
+            "# TYPE wemixvisor_validators gauge\nwemixvisor_validators %d\n"
+            "# HELP wemixvisor_network_height The q-th highest height the validators report.\n"
+            "# TYPE wemixvisor_network_height gauge\nwemixvisor_network_height %lld\n"
+            "# HELP wemixvisor_gossip_received_total States accepted from the fleet.\n"
             "# TYPE wemixvisor_gossip_received_total counter\n"
             "wemixvisor_gossip_received_total %llu\n"
-            "wemixvisor_gossip_sent_total %llu\nwemixvisor_gossip_relayed_total %llu\n"
+            "# TYPE wemixvisor_gossip_sent_total counter\nwemixvisor_gossip_sent_total %llu\n"
+            "# TYPE wemixvisor_gossip_relayed_total counter\n"
+            "wemixvisor_gossip_relayed_total %llu\n"
+            "# TYPE wemixvisor_gossip_bytes_in_total counter\n"
             "wemixvisor_gossip_bytes_in_total %llu\n"
+            "# HELP wemixvisor_gossip_dropped_total Messages refused, by reason.\n"
             "# TYPE wemixvisor_gossip_dropped_total counter\n",
             known, live, fleet_quorum(self->fleet), fleet_validators(self->fleet),
             (long long)fleet_network_height(self->fleet), (unsigned long long)self->in.accepted,
@@ -536,18 +544,22 @@ void gossip_metrics(gossip_t *self, FILE *out, int64_t now_ms)
     for (int i = 0; i < INBOX_DROP_COUNT; i++)
         fprintf(out, "wemixvisor_gossip_dropped_total{reason=\"%s\"} %llu\n",
                 inbox_drop_name((inbox_drop_t)i), (unsigned long long)self->in.drops[i]);
+    /* per upgrade of ours, one family after the other (the text format wants them grouped) */
+    static const char *const families[] = {"quorum_ready", "quorum_conflicts", "upgrade_armed",
+                                           "upgrade_blocked"};
     const wire_state_t *st = &self->me->state;
-    for (size_t i = 0; self->me->has_state && i < st->n_upgrades; i++) {
-        const wire_upgrade_t *u = &st->upgrades[i];
-        fleet_tally_t t;
-        fleet_tally(self->fleet, u->name, u->height, u->sha256, now_ms, fresh, &t);
-        fprintf(out,
-                "wemixvisor_quorum_ready{upgrade=\"%s\"} %d\n"
-                "wemixvisor_quorum_conflicts{upgrade=\"%s\"} %d\n"
-                "wemixvisor_upgrade_armed{upgrade=\"%s\"} %d\n"
-                "wemixvisor_upgrade_blocked{upgrade=\"%s\"} %d\n",
-                u->name, t.ready, u->name, t.conflicts, u->name,
-                strcmp(u->phase, WIRE_PHASE_ARMED) == 0, u->name,
-                strcmp(u->phase, WIRE_PHASE_BLOCKED) == 0);
+    size_t n = self->me->has_state ? st->n_upgrades : 0;
+    for (size_t f = 0; f < sizeof families / sizeof families[0] && n > 0; f++) {
+        fprintf(out, "# TYPE wemixvisor_%s gauge\n", families[f]);
+        for (size_t i = 0; i < n; i++) {
+            const wire_upgrade_t *u = &st->upgrades[i];
+            fleet_tally_t t;
+            fleet_tally(self->fleet, u->name, u->height, u->sha256, now_ms, fresh, &t);
+            int v = f == 0   ? t.ready
+                    : f == 1 ? t.conflicts
+                    : f == 2 ? strcmp(u->phase, WIRE_PHASE_ARMED) == 0
+                             : strcmp(u->phase, WIRE_PHASE_BLOCKED) == 0;
+            fprintf(out, "wemixvisor_%s{upgrade=\"%s\"} %d\n", families[f], u->name, v);
+        }
     }
 }

@@ -15,8 +15,8 @@
 #include <sys/time.h>
 
 #define COMPONENT "coord"
-#define COORD_HWM 10000   /* per agent; the coordinator may be slower than any agent */
-#define COORD_BATCH 512   /* messages read per wake-up of one socket */
+#define COORD_HWM 10000 /* per agent; the coordinator may be slower than any agent */
+#define COORD_BATCH 512 /* messages read per wake-up of one socket */
 #define ENDPOINT_MAX 256
 #define METRICS_LINE 512
 
@@ -324,8 +324,10 @@ json_t *coord_problems(coord_t *self)
         long long done = json_integer_value(json_object_get(u, "done"));
         long long blocked = json_integer_value(json_object_get(u, "blocked"));
         if (blocked > 0)
-            snprintf(line, sizeof line, "upgrade %s is blocked on %lld validator(s): %lld/%lld "
-                                        "ready, need %lld", name, blocked, ready, n, quorum);
+            snprintf(line, sizeof line,
+                     "upgrade %s is blocked on %lld validator(s): %lld/%lld "
+                     "ready, need %lld",
+                     name, blocked, ready, n, quorum);
         else if (ready > 0 && ready < quorum && done < quorum)
             snprintf(line, sizeof line, "upgrade %s is short of quorum: %lld/%lld ready, need %lld",
                      name, ready, n, quorum);
@@ -423,22 +425,23 @@ char *coord_metrics(coord_t *self)
     if (out == NULL)
         return NULL;
     json_t *doc = coord_fleet_json(self);
-    fprintf(out, "# HELP wvcoord_network_height The q-th highest height the validators report.\n"
-                 "# TYPE wvcoord_network_height gauge\nwvcoord_network_height %lld\n",
+    fprintf(out,
+            "# HELP wvcoord_network_height The q-th highest height the validators report.\n"
+            "# TYPE wvcoord_network_height gauge\nwvcoord_network_height %lld\n",
             (long long)json_integer_value(json_object_get(doc, "network_height")));
-    fprintf(out, "# HELP wvcoord_validators Validators in the set, and the quorum.\n"
-                 "# TYPE wvcoord_validators gauge\nwvcoord_validators %lld\n"
-                 "# TYPE wvcoord_quorum gauge\nwvcoord_quorum %lld\n",
+    fprintf(out,
+            "# HELP wvcoord_validators Validators in the set, and the quorum.\n"
+            "# TYPE wvcoord_validators gauge\nwvcoord_validators %lld\n"
+            "# TYPE wvcoord_quorum gauge\nwvcoord_quorum %lld\n",
             (long long)json_integer_value(json_object_get(doc, "validators")),
             (long long)json_integer_value(json_object_get(doc, "quorum")));
     static const char *const kinds[] = {"height", "up", "silent", "lag", "state", "version"};
-    static const char *const help[] = {
-        "The node's height as its agent reports it.",
-        "1 when the node is heard and running.",
-        "1 when the agent has not been heard for a few heartbeats.",
-        "Blocks behind the network height.",
-        "The node's lifecycle state (1 for the current one).",
-        "The node's version (1 for the current one)."};
+    static const char *const help[] = {"The node's height as its agent reports it.",
+                                       "1 when the node is heard and running.",
+                                       "1 when the agent has not been heard for a few heartbeats.",
+                                       "Blocks behind the network height.",
+                                       "The node's lifecycle state (1 for the current one).",
+                                       "The node's version (1 for the current one)."};
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
         const char *name = k == 5 ? "version_info" : kinds[k];
         fprintf(out, "# HELP wvcoord_node_%s %s\n# TYPE wvcoord_node_%s gauge\n", name, help[k],
@@ -489,10 +492,11 @@ char *coord_metrics(coord_t *self)
     fputs("# HELP wvcoord_messages_total Messages received from the agents.\n"
           "# TYPE wvcoord_messages_total counter\n",
           out);
-    fprintf(out, "wvcoord_messages_total %llu\n# TYPE wvcoord_states_accepted_total counter\n"
-                 "wvcoord_states_accepted_total %llu\n"
-                 "# HELP wvcoord_messages_dropped_total Messages refused, by reason.\n"
-                 "# TYPE wvcoord_messages_dropped_total counter\n",
+    fprintf(out,
+            "wvcoord_messages_total %llu\n# TYPE wvcoord_states_accepted_total counter\n"
+            "wvcoord_states_accepted_total %llu\n"
+            "# HELP wvcoord_messages_dropped_total Messages refused, by reason.\n"
+            "# TYPE wvcoord_messages_dropped_total counter\n",
             (unsigned long long)self->in.messages, (unsigned long long)self->in.accepted);
     for (int r = 0; r < INBOX_DROP_COUNT; r++)
         fprintf(out, "wvcoord_messages_dropped_total{reason=\"%s\"} %llu\n",

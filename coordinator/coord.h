@@ -18,11 +18,11 @@
 #define COORD_AGENTS_MAX FLEET_MEMBERS_MAX
 
 typedef struct {
-    char *agents;       /* comma-separated PUB endpoints of the agents (--agents, WVCOORD_AGENTS) */
-    char *chain;        /* WEMIXVISOR_CHAIN_ID */
-    char *validators;   /* WEMIXVISOR_VALIDATORS: keys */
-    char *observers;    /* WEMIXVISOR_OBSERVERS: keys, may be NULL */
-    char *quorum_rule;  /* wbft or ceil2n3 */
+    char *agents;      /* comma-separated PUB endpoints of the agents (--agents, WVCOORD_AGENTS) */
+    char *chain;       /* WEMIXVISOR_CHAIN_ID */
+    char *validators;  /* WEMIXVISOR_VALIDATORS: keys */
+    char *observers;   /* WEMIXVISOR_OBSERVERS: keys, may be NULL */
+    char *quorum_rule; /* wbft or ceil2n3 */
     uint64_t heartbeat_ms; /* WEMIXVISOR_HEARTBEAT: the agents' */
     bool curve;            /* WEMIXVISOR_CURVE */
     char *curve_cert;      /* WVCOORD_CURVE_CERT: our secret cert (zcert), with CURVE */

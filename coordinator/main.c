@@ -188,7 +188,8 @@ static void s_print_problems(FILE *out, json_t *problems)
 
 static int s_status(zloop_t *loop, coord_t *coord, bool json)
 {
-    status_wait_t w = {coord, zclock_mono() + STATUS_WAIT_BEATS * (int64_t)coord_heartbeat_ms(coord)};
+    status_wait_t w = {coord,
+                       zclock_mono() + STATUS_WAIT_BEATS * (int64_t)coord_heartbeat_ms(coord)};
     zloop_timer(loop, 20, 0, s_on_status_tick, &w);
     zloop_start(loop);
     json_t *doc = coord_fleet_json(coord);

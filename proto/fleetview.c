@@ -47,20 +47,32 @@ static json_t *s_member_json(const fleet_member_t *m, bool self, int64_t now_ms,
                      s_live(m, now_ms, fresh_ms), "upgrades", ups);
 }
 
-/* The distinct triples voted or announced by anyone, in order of first sight. */
+static bool s_listed(const wire_upgrade_t **out, size_t n, const wire_upgrade_t *u, bool by_name)
+{
+    for (size_t k = 0; k < n; k++) {
+        if (strcmp(out[k]->name, u->name) == 0 &&
+            (by_name || (out[k]->height == u->height &&
+                         memcmp(out[k]->sha256, u->sha256, WIRE_SHA256_LEN) == 0)))
+            return true;
+    }
+    return false;
+}
+
+/* The distinct triples anyone votes for, in order of first sight; then the upgrades only
+ * announced (waiting for their binary, or failed) that nobody votes for yet, once per name. */
 static size_t s_triples(fleet_t *fleet, const wire_upgrade_t **out, size_t max)
 {
     size_t n = 0;
-    for (size_t i = 0; i < fleet_count(fleet); i++) {
-        const fleet_member_t *m = fleet_at(fleet, i);
-        for (size_t j = 0; m->has_state && j < m->state.n_upgrades; j++) {
-            const wire_upgrade_t *u = &m->state.upgrades[j];
-            bool seen = false;
-            for (size_t k = 0; k < n && !seen; k++)
-                seen = strcmp(out[k]->name, u->name) == 0 && out[k]->height == u->height &&
-                       memcmp(out[k]->sha256, u->sha256, WIRE_SHA256_LEN) == 0;
-            if (!seen && n < max)
+    for (int votes = 1; votes >= 0; votes--) {
+        for (size_t i = 0; i < fleet_count(fleet); i++) {
+            const fleet_member_t *m = fleet_at(fleet, i);
+            for (size_t j = 0; m->has_state && j < m->state.n_upgrades; j++) {
+                const wire_upgrade_t *u = &m->state.upgrades[j];
+                if (fleet_phase_votes(u->phase) != (votes == 1) || n >= max ||
+                    s_listed(out, n, u, votes == 0))
+                    continue;
                 out[n++] = u;
+            }
         }
     }
     return n;

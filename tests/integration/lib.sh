@@ -19,12 +19,20 @@ DATA="$DAEMON_HOME/data"
 EVENTS="$DATA/fakenode.events"
 POLL_STEP=0.05 # how often a wait looks at its condition
 
-# free_port: a TCP port nobody listens on now (random, so parallel tests do not collide).
+# free_port: a TCP port nobody uses now (random, so parallel tests do not collide), below the
+# kernel's ephemeral range (outgoing connections, e.g. the gossip's, take local ports from there and
+# would make a later bind fail), and not handed out before in this test.
 free_port() {
-  local p
+  local p lo=10000 hi
+  hi=$(awk '{print $1 - 1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32767)
+  [ "${hi:-0}" -gt $((lo + 1000)) ] || { lo=20000 hi=59999; }
   while :; do
-    p=$((20000 + RANDOM % 40000))
-    ss -Htln "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
+    p=$((lo + (RANDOM * 32768 + RANDOM) % (hi - lo + 1)))
+    grep -qx "$p" "$T/.ports" 2>/dev/null && continue
+    ss -Htan "sport = :$p" 2>/dev/null | grep -q . && continue
+    echo "$p" >>"$T/.ports"
+    echo "$p"
+    return
   done
 }
 # The fake node's RPC port, which the agent probes (DAEMON_RPC_ADDRESS).
@@ -216,3 +224,30 @@ journal_has_failed() { jq -e --arg n "$1" '[(.failed // [])[].name] | index($n) 
 # start_height_of N: the height the N-th node start began at.
 start_height_of() { jq -s --argjson n "$1" '[.[] | select(.event == "start")][$n - 1].height' "$EVENTS"; }
 rpc_answers() { [ -n "$(rpc_height)" ]; }
+
+# prometheus_check BODY: fails unless BODY is the Prometheus text format (0.0.4) line by line:
+# `# HELP name text`, `# TYPE name type` (once per family, before its samples), and samples
+# `name{label="value",...} number`, each family's samples together.
+prometheus_check() {
+  local line name family last= types=" " done_families=" "
+  while IFS= read -r line; do
+    [ -z "$line" ] && continue
+    if [[ "$line" =~ ^#\ HELP\ ([a-zA-Z_:][a-zA-Z0-9_:]*)\ .+$ ]]; then
+      continue
+    elif [[ "$line" =~ ^#\ TYPE\ ([a-zA-Z_:][a-zA-Z0-9_:]*)\ (counter|gauge|histogram|summary|untyped)$ ]]; then
+      name=${BASH_REMATCH[1]}
+      [[ "$types" == *" $name "* ]] && fail "second TYPE line for $name"
+      types="$types$name "
+      continue
+    elif [[ "$line" =~ ^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*=\"([^\"\\]|\\.)*\",?)*\})?\ (-?[0-9.]+(e[+-]?[0-9]+)?|NaN|[+-]Inf)$ ]]; then
+      family=${BASH_REMATCH[1]}
+      if [ "$family" != "$last" ]; then
+        [[ "$done_families" == *" $family "* ]] && fail "samples of $family are not together"
+        [ -n "$last" ] && done_families="$done_families$last "
+        last=$family
+      fi
+    else
+      fail "not Prometheus text: $line"
+    fi
+  done <<<"$1"
+}

@@ -70,7 +70,8 @@ typedef struct runner {
     int64_t last_saved_height;
     uint64_t last_height_save_ms;
 
-    bool want_running; /* false after `wemixvisor stop` */
+    bool want_running;         /* false after `wemixvisor stop` */
+    uint64_t start_held_until; /* a held start is tried again from then (monotonic ms) */
     bool shutting_down;
     bool done; /* leave the loop */
     int exit_code;
@@ -103,6 +104,9 @@ bool upgrade_reconcile(runner_t *self);
 void upgrade_scan_schedule(runner_t *self);
 /* The node's height moved (from the probe). */
 void upgrade_on_height(runner_t *self, int64_t height);
+/* Does the upgrade in hand keep the node from being restarted (it is due, or under way)? A node
+ * that exits otherwise is restarted with the usual backoff and limits. */
+bool upgrade_holds_node(runner_t *self);
 /* Before a start of the node: SUP_HOLD when an upgrade is due and the pipeline must run. */
 sup_decision_t upgrade_before_start(runner_t *self);
 /* The node exited by itself while the pipeline may care. */

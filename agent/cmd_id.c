@@ -5,6 +5,7 @@
 #include "gossip.h"
 #include "identity.h"
 #include "layout.h"
+#include "value.h"
 
 #include <czmq.h>
 #include <stdio.h>
@@ -63,10 +64,12 @@ int cmd_id(const wv_config_t *cfg, int argc, char **argv)
         fprintf(stderr, "wemixvisor id: %s\n", err.msg);
         return EXIT_USAGE;
     }
-    if (endpoint != NULL && strncmp(endpoint, "tcp://", 6) != 0 &&
-        strncmp(endpoint, "ipc://", 6) != 0) {
-        fprintf(stderr, "wemixvisor id: --endpoint %s: use tcp://host:port or ipc:///path\n",
-                endpoint);
+    if (endpoint != NULL && cert_out == NULL) {
+        fprintf(stderr, "wemixvisor id: --endpoint goes with --curve-cert FILE\n");
+        return EXIT_USAGE;
+    }
+    if (endpoint != NULL && value_parse_endpoint("--endpoint", endpoint, &err) != 0) {
+        fprintf(stderr, "wemixvisor id: %s\n", err.msg);
         return EXIT_USAGE;
     }
     if (cert_out != NULL)

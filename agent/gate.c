@@ -8,6 +8,7 @@
 #include "log.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,17 +39,22 @@ static int s_file_sha256(const char *path, uint8_t out[WIRE_SHA256_LEN])
     return rc;
 }
 
-/* The sha256 of an upgrade's binary, cached per name (binaries are not replaced in place: a
- * download installs with one rename, and a new name is a new upgrade). */
+/* The sha256 of an upgrade's binary, cached per name and file (an operator who replaces a wrong
+ * binary changes the vote at once: the cache key is the file's inode, size and mtime). */
 static bool s_sha(runner_t *self, const char *name, char *cached_of, uint8_t *sha)
 {
-    if (strcmp(cached_of, name) == 0)
-        return true;
-    char path[PATH_MAX];
+    char path[PATH_MAX], key[WIRE_NAME_MAX + 96];
+    struct stat st;
     if (layout_upgrade_bin(&self->layout, name, path, sizeof path, NULL) != 0 ||
-        s_file_sha256(path, sha) != 0)
+        stat(path, &st) != 0)
         return false;
-    snprintf(cached_of, WIRE_NAME_MAX + 1, "%s", name);
+    snprintf(key, sizeof key, "%s\n%llu:%lld:%lld.%ld", name, (unsigned long long)st.st_ino,
+             (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+    if (strcmp(cached_of, key) == 0)
+        return true;
+    if (s_file_sha256(path, sha) != 0)
+        return false;
+    snprintf(cached_of, GATE_SHA_KEY_MAX, "%s", key);
     return true;
 }
 
@@ -152,6 +158,14 @@ bool gate_allows(runner_t *self, bool due)
         return true;
     }
     snprintf(why, sizeof why, "%d/%d ready, need %d", t.ready, t.validators, t.quorum);
+    if (!gossip_settled(self->gossip)) {
+        /* just started: the votes of the others may not have arrived yet; the node is held (not
+         * started past its height) until they had the time to */
+        snprintf(why, sizeof why, "listening to the validators (%d/%d ready so far)", t.ready,
+                 t.validators);
+        s_set_reason(self, why, false);
+        return false;
+    }
     s_set_reason(self, why, true);
     return false;
 }

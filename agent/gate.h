@@ -13,10 +13,12 @@
 
 struct runner;
 
+#define GATE_SHA_KEY_MAX (WIRE_NAME_MAX + 96) /* upgrade name and file identity */
+
 typedef struct {
-    char sha_of[WIRE_NAME_MAX + 1]; /* the upgrade whose binary sha256 is cached, "" if none */
+    char sha_of[GATE_SHA_KEY_MAX]; /* the binary whose sha256 is cached, "" if none */
     uint8_t sha[WIRE_SHA256_LEN];
-    char done_of[WIRE_NAME_MAX + 1]; /* the same for the upgrade `current` points at */
+    char done_of[GATE_SHA_KEY_MAX]; /* the same for the upgrade `current` points at */
     uint8_t done_sha[WIRE_SHA256_LEN];
     bool armed;                       /* sticky until the upgrade in hand changes */
     bool blocked;                     /* due, and not armed */

@@ -35,6 +35,7 @@ struct gossip {
     zactor_t *auth;     /* zauth, with WEMIXVISOR_CURVE */
     zcert_t *cert;      /* our CURVE cert */
     int beat_timer;
+    int64_t started_ms; /* when the sockets were opened (monotonic) */
     gossip_fill_fn *fill;
     gossip_change_fn *changed;
     void *arg;
@@ -146,6 +147,8 @@ static void s_publish(gossip_t *self)
     wire_state_t st;
     memset(&st, 0, sizeof st);
     self->fill(&st, self->arg);
+    fleet_hears(self->fleet, self->me, zclock_mono(), gossip_fresh_ms(self), st.hears,
+                &st.hears_len);
     uint8_t *body = NULL, *env = NULL;
     size_t body_len = 0, env_len = 0;
     uint64_t seq;
@@ -173,7 +176,7 @@ static void s_relay(gossip_t *self, int64_t now)
     int64_t quiet = (int64_t)(GOSSIP_RELAY_AFTER_BEATS * self->cfg->heartbeat_ms);
     for (size_t i = 0; i < fleet_count(self->fleet); i++) {
         fleet_member_t *m = fleet_at(self->fleet, i);
-        if (m == self->me || !fleet_relay_due(m, now, quiet))
+        if (!fleet_relay_due(self->fleet, self->me, m, now, quiet, gossip_fresh_ms(self)))
             continue;
         s_send(self, m->raw, m->raw_len);
         m->relayed_seq = m->seq;
@@ -356,6 +359,13 @@ int gossip_check_config(const wv_config_t *cfg, wv_err_t *err)
         return err_set(err, "VALIDATOR_MODE is true but WEMIXVISOR_VALIDATORS is not set; list "
                             "every validator agent's key (`wemixvisor id` on each), "
                             "comma-separated");
+    if (cfg->validator_mode && strchr(cfg->validators, ',') != NULL &&
+        (cfg->listen == NULL || cfg->peers == NULL))
+        return err_set(err,
+                       "VALIDATOR_MODE is true with several validators, but %s is not set: "
+                       "a validator must publish its state (WEMIXVISOR_LISTEN) and hear the "
+                       "others (WEMIXVISOR_PEERS), or no upgrade can ever reach a quorum",
+                       cfg->listen == NULL ? "WEMIXVISOR_LISTEN" : "WEMIXVISOR_PEERS");
     if (cfg->curve && cfg->listen == NULL && cfg->peers == NULL)
         return err_set(err, "WEMIXVISOR_CURVE is true but neither WEMIXVISOR_LISTEN nor "
                             "WEMIXVISOR_PEERS is set");
@@ -422,6 +432,7 @@ gossip_t *gossip_new(zloop_t *loop, const wv_config_t *cfg, const layout_t *layo
     if (cfg->peers != NULL && s_open_sub(self, peers_dir, err) != 0)
         goto fail;
     self->beat_timer = zloop_timer(loop, cfg->heartbeat_ms, 0, s_on_beat, self);
+    self->started_ms = zclock_mono();
     log_info(COMPONENT, "gossip started", LF_STR("key", hex),
              LF_STR("role", self->validator ? WIRE_ROLE_VALIDATOR : WIRE_ROLE_OBSERVER),
              LF_STR("listen", cfg->listen ? cfg->listen : ""),
@@ -468,6 +479,11 @@ const uint8_t *gossip_self_key(const gossip_t *self)
 bool gossip_is_validator(const gossip_t *self)
 {
     return self->validator;
+}
+
+bool gossip_settled(const gossip_t *self)
+{
+    return zclock_mono() - self->started_ms >= gossip_fresh_ms(self);
 }
 
 int64_t gossip_fresh_ms(const gossip_t *self)

@@ -51,6 +51,9 @@ void gossip_publish_now(gossip_t *self);
 fleet_t *gossip_fleet(gossip_t *self);
 const uint8_t *gossip_self_key(const gossip_t *self);
 bool gossip_is_validator(const gossip_t *self);
+/* Has the gossip run long enough to have heard every live peer (one vote window)? Before that,
+ * a missing vote may only be one not heard yet. */
+bool gossip_settled(const gossip_t *self);
 /* How long a state stays a live vote, in ms. */
 int64_t gossip_fresh_ms(const gossip_t *self);
 /* What arrived: messages, bytes, accepted, dropped by reason (proto/inbox.h). */

@@ -3,6 +3,7 @@
 #include "commands.h"
 #include "config.h"
 #include "log.h"
+#include "proc.h"
 #include "runner.h"
 #include "plan.h"
 #include "schedule.h"
@@ -11,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#define AGENT_UMASK 027 /* no access for others, no writes for the group */
 
 typedef int(command_fn)(const wv_config_t *cfg, int argc, char **argv);
 
@@ -239,7 +242,10 @@ int main(int argc, char **argv)
 {
     /* czmq must not install its own SIGINT/SIGTERM handlers: the runner reads signals itself. */
     zsys_handler_set(NULL);
-    umask(022);
+    /* Everything the agent writes is closed to other users (keys, journal, backups are tighter
+     * still, by explicit modes); the node and hooks keep the operator's umask. */
+    mode_t operator_umask = umask(AGENT_UMASK);
+    proc_set_child_umask(operator_umask | 002);
 
     const char *config_file = NULL;
     int i = 1;

@@ -12,11 +12,19 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define CAPTURE_STEP_MS 20 /* how often a captured command is checked for its exit */
 
 extern char **environ;
+
+static mode_t s_child_umask = 022; /* what children start with: the operator's umask */
+
+void proc_set_child_umask(mode_t mask)
+{
+    s_child_umask = mask;
+}
 
 void proc_agent_sigset(sigset_t *set)
 {
@@ -50,6 +58,7 @@ static void s_child(const char *path, char *const argv[], char *const envp[], in
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    umask(s_child_umask);
     if (out_fd >= 0 && (dup2(out_fd, STDOUT_FILENO) < 0 || dup2(out_fd, STDERR_FILENO) < 0)) {
         int e = errno;
         (void)!write(report_fd, &e, sizeof e);

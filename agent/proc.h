@@ -33,5 +33,8 @@ int proc_run_capture(const char *path, char *const argv[], uint64_t timeout_ms, 
 /* The signals the agent takes for itself (blocked and read through a signalfd); children get
  * them unblocked and at their default disposition. */
 void proc_agent_sigset(sigset_t *set);
+/* The umask children (the node, hooks, workers) start with: the one the operator gave the agent,
+ * while the agent itself runs under a stricter one. */
+void proc_set_child_umask(mode_t mask);
 
 #endif

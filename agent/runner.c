@@ -117,7 +117,8 @@ static void s_reconcile(runner_t *self)
         self->done = true;
         return;
     }
-    if (self->want_running && st == NODE_STOPPED && self->restart_timer < 0)
+    if (self->want_running && st == NODE_STOPPED && self->restart_timer < 0 &&
+        (uint64_t)zclock_mono() >= self->start_held_until)
         supervisor_start(self->sup);
     else if (!self->want_running && (st == NODE_RUNNING || st == NODE_BACKOFF))
         supervisor_stop(self->sup);
@@ -130,7 +131,10 @@ static sup_decision_t s_before_start(void *arg)
     runner_t *self = arg;
     watcher_check(self->watcher);
     upgrade_scan_schedule(self);
-    return upgrade_before_start(self);
+    sup_decision_t d = upgrade_before_start(self);
+    /* a held start is tried again on the next tick, not on every turn of the loop */
+    self->start_held_until = d == SUP_HOLD ? zclock_mono() + self->cfg->poll_interval_ms : 0;
+    return d;
 }
 
 /* The node exited by itself: if it did so for an upgrade, the upgrade goes first. */
@@ -141,7 +145,7 @@ static sup_decision_t s_on_node_exit(int status, void *arg)
     watcher_forget(self->watcher);
     watcher_check(self->watcher);
     upgrade_on_node_exit(self);
-    if (self->has_pending || self->shutting_down || !self->want_running)
+    if (self->shutting_down || !self->want_running || upgrade_holds_node(self))
         return SUP_HOLD;
     return SUP_PROCEED;
 }
@@ -303,6 +307,8 @@ static const char *s_pending_problem(runner_t *self, char *buf, size_t size)
         return "its binary";
     if (self->space_logged)
         return "disk space for the backup";
+    if (self->step == STEP_READY && self->gate.armed)
+        return "armed";
     return upgrade_step_name(self->step);
 }
 

@@ -142,7 +142,7 @@ static node_event_t s_cancel_timer(supervisor_t *self)
 static node_event_t s_spawn(supervisor_t *self)
 {
     if (self->opts.before_start != NULL && self->opts.before_start(self->opts.arg) == SUP_HOLD) {
-        log_info(COMPONENT, "start held by the upgrade check");
+        log_debug(COMPONENT, "start held by the upgrade check");
         return EV_HOLD;
     }
     char *argv[ARGV_MAX];

@@ -172,8 +172,12 @@ static int64_t s_height(runner_t *self)
 {
     int64_t h = self->health.height;
     int64_t saved = journal_height(self->journal);
-    int64_t network = gate_network_height(self);
     h = h > saved ? h : saved;
+    /* a node that answers knows where it is (a syncing one must not switch before it gets
+     * there); one that does not is dead or stalled, and the validators know better */
+    if (self->health.state == HEALTH_HEALTHY || self->health.state == HEALTH_SYNCING)
+        return h;
+    int64_t network = gate_network_height(self);
     return h > network ? h : network;
 }
 
@@ -226,8 +230,13 @@ static bool s_binary_ready(runner_t *self)
     wv_err_t err;
     if (layout_upgrade_bin(&self->layout, self->pending.name, path, sizeof path, &err) != 0)
         return false;
-    if (fs_is_executable(path))
+    if (fs_is_executable(path)) {
+        if (self->missing_logged)
+            log_info(COMPONENT, "upgrade binary is in place", LF_STR("name", self->pending.name),
+                     LF_STR("path", path));
+        self->missing_logged = false; /* status and control stop saying it is missing */
         return true;
+    }
     s_start_prepare(self);
     if (self->worker != NULL)
         return false; /* downloading */
@@ -749,6 +758,15 @@ static bool s_later_requested(runner_t *self)
     return later;
 }
 
+bool upgrade_holds_node(runner_t *self)
+{
+    if (!self->has_pending)
+        return false;
+    if (self->step >= STEP_STOPPING)
+        return true;
+    return s_due(self) && !(self->step == STEP_READY && self->gate.blocked);
+}
+
 sup_decision_t upgrade_before_start(runner_t *self)
 {
     if (!self->has_pending)
@@ -797,8 +815,7 @@ int upgrade_resume(runner_t *self, wv_err_t *err)
         return 0;
     upgrade_step_t step = s_step_from_name(step_name);
     const char *name = journal_step_upgrade(self->journal);
-    log_warn(COMPONENT, "an earlier agent stopped in the middle of an upgrade; resuming",
-             LF_STR("name", name), LF_STR("step", step_name));
+
     if (strcmp(step_name, "switching") == 0 &&
         journal_step_str(self->journal, "previous")[0] == 0) {
         /* a journal of the first version (issue 2): the switch was the whole upgrade */
@@ -813,7 +830,11 @@ int upgrade_resume(runner_t *self, wv_err_t *err)
             return -1;
         return journal_save(self->journal, err);
     }
+    if (step > STEP_READY)
+        log_warn(COMPONENT, "an earlier agent stopped in the middle of an upgrade; resuming",
+                 LF_STR("name", name), LF_STR("step", step_name));
     if (step <= STEP_READY) {
+        /* nothing was touched yet: the upgrade is simply offered again */
         if (journal_set_step(self->journal, NULL, 0, NULL, err) != 0)
             return -1;
         return journal_save(self->journal, err);

@@ -455,7 +455,53 @@ bool fleet_slot_free(const fleet_t *self, const uint8_t self_key[IDENTITY_PUBKEY
     return true;
 }
 
-bool fleet_relay_due(const fleet_member_t *m, int64_t now_ms, int64_t quiet_ms)
+/* The index of validator m among the validators in key order, -1 for an observer. */
+static int s_validator_index(const fleet_t *self, const fleet_member_t *m)
 {
-    return m->raw != NULL && m->seq > m->relayed_seq && now_ms - m->direct_ms > quiet_ms;
+    int index = 0;
+    for (size_t i = 0; i < fleet_count(self); i++) {
+        const fleet_member_t *x = fleet_at((fleet_t *)self, i);
+        if (x == m)
+            return m->validator ? index : -1;
+        index += x->validator;
+    }
+    return -1;
+}
+
+void fleet_hears(const fleet_t *self, const fleet_member_t *me, int64_t now_ms, int64_t fresh_ms,
+                 uint8_t out[WIRE_HEARS_MAX], size_t *out_len)
+{
+    memset(out, 0, WIRE_HEARS_MAX);
+    int index = 0;
+    for (size_t i = 0; i < fleet_count(self) && index < WIRE_HEARS_MAX * 8; i++) {
+        const fleet_member_t *m = fleet_at((fleet_t *)self, i);
+        if (!m->validator)
+            continue;
+        if (m == me || (m->direct_ms > 0 && now_ms - m->direct_ms <= fresh_ms))
+            out[index / 8] |= (uint8_t)(1u << (index % 8));
+        index++;
+    }
+    *out_len = (size_t)(index + 7) / 8;
+}
+
+bool fleet_relay_due(const fleet_t *self, const fleet_member_t *me, const fleet_member_t *m,
+                     int64_t now_ms, int64_t quiet_ms, int64_t fresh_ms)
+{
+    if (m == me || m->raw == NULL || m->seq <= m->relayed_seq)
+        return false;
+    if (now_ms - m->direct_ms > quiet_ms)
+        return true;
+    int bit = s_validator_index(self, m);
+    if (bit < 0)
+        return false; /* observers are relayed only by the rule above */
+    for (size_t i = 0; i < fleet_count(self); i++) {
+        const fleet_member_t *x = fleet_at((fleet_t *)self, i);
+        if (x == me || x == m || !x->validator || !x->has_state ||
+            now_ms - x->heard_ms > fresh_ms || x->state.hears_len == 0)
+            continue;
+        size_t byte = (size_t)bit / 8;
+        if (byte >= x->state.hears_len || !(x->state.hears[byte] & (1u << (bit % 8))))
+            return true; /* x does not hear m: someone must pass m on */
+    }
+    return false;
 }

@@ -56,9 +56,16 @@ int fleet_quorum(const fleet_t *self);     /* q */
 int fleet_update(fleet_t *self, fleet_member_t *m, uint64_t seq, const wire_state_t *st,
                  const uint8_t *raw, size_t raw_len, bool direct, int64_t now_ms, wv_err_t *err);
 
-/* Should a relay of this member be sent now? Yes when we hold a signed envelope of it newer than
- * the last one we relayed and have not heard it straight from the member for quiet_ms. */
-bool fleet_relay_due(const fleet_member_t *m, int64_t now_ms, int64_t quiet_ms);
+/* The "hears" bitmap of a STATE (wire.h): the validators heard directly within fresh_ms (and
+ * `me`, which hears itself), bit i for the i-th validator in key order. */
+void fleet_hears(const fleet_t *self, const fleet_member_t *me, int64_t now_ms, int64_t fresh_ms,
+                 uint8_t out[WIRE_HEARS_MAX], size_t *out_len);
+
+/* Should `me` relay member m's latest signed envelope now? Only once per seq of m, and only when
+ * someone may miss it: `me` has not heard m directly for quiet_ms (the envelope came through a
+ * relay itself), or a validator with a fresh state says in its "hears" that it does not hear m. */
+bool fleet_relay_due(const fleet_t *self, const fleet_member_t *me, const fleet_member_t *m,
+                     int64_t now_ms, int64_t quiet_ms, int64_t fresh_ms);
 
 /* The member's entry for upgrade `name`, or NULL. */
 const wire_upgrade_t *fleet_member_upgrade(const fleet_member_t *m, const char *name);

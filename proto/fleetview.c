@@ -89,8 +89,19 @@ static json_t *s_triple_json(fleet_t *fleet, const wire_upgrade_t *u, const uint
     for (size_t i = 0; i < fleet_count(fleet); i++) {
         const fleet_member_t *m = fleet_at(fleet, i);
         const wire_upgrade_t *mine = m->has_state ? fleet_member_upgrade(m, u->name) : NULL;
-        if (mine == NULL || mine->height != u->height ||
-            memcmp(mine->sha256, u->sha256, WIRE_SHA256_LEN) != 0)
+        if (mine == NULL || mine->height != u->height)
+            continue;
+        bool same = memcmp(mine->sha256, u->sha256, WIRE_SHA256_LEN) == 0;
+        if (!same && !fleet_phase_votes(mine->phase) && fleet_phase_votes(u->phase)) {
+            /* a member still waiting for this upgrade's binary: its reason belongs here */
+            if (mine->reason[0] != '\0') {
+                char line[IDENTITY_HEX_LEN + WIRE_REASON_MAX + 8];
+                snprintf(line, sizeof line, "%.8s: %s", m->hex, mine->reason);
+                json_array_append_new(reasons, json_string(line));
+            }
+            continue;
+        }
+        if (!same)
             continue;
         if (self_key != NULL && memcmp(m->key, self_key, IDENTITY_PUBKEY_LEN) == 0) {
             json_decref(phase);

@@ -411,9 +411,9 @@ static int s_pack_canonical(msgpack_sbuffer *sbuf, uint64_t v, const char *chain
 
 /* ---- STATE ---------------------------------------------------------------------------------- */
 
-static const char *const s_state_keys[] = {"height", "version", "node",
-                                           "health", "role",    "upgrades"};
-enum { SK_HEIGHT, SK_VERSION, SK_NODE, SK_HEALTH, SK_ROLE, SK_UPGRADES, SK_COUNT };
+static const char *const s_state_keys[] = {"height", "version",  "node", "health",
+                                           "role",   "upgrades", "hears"};
+enum { SK_HEIGHT, SK_VERSION, SK_NODE, SK_HEALTH, SK_ROLE, SK_UPGRADES, SK_HEARS, SK_COUNT };
 #define SK_REQUIRED (1u << SK_HEIGHT | 1u << SK_NODE | 1u << SK_ROLE | 1u << SK_UPGRADES)
 
 static const char *const s_upgrade_keys[] = {"name", "height", "sha256", "phase", "mode", "reason"};
@@ -443,11 +443,15 @@ int wire_state_encode(const wire_state_t *st, uint8_t **out, size_t *out_len, wv
     /* optional keys are left out when empty; a receiver reads a missing one as "" */
     bool version = st->version[0] != '\0';
     bool health = st->health[0] != '\0';
+    bool hears = st->hears_len > 0;
+    if (st->hears_len > WIRE_HEARS_MAX)
+        return err_set(err, "refusing to send: \"hears\" is %zu bytes, at most %d", st->hears_len,
+                       WIRE_HEARS_MAX);
     msgpack_sbuffer sbuf;
     msgpack_sbuffer_init(&sbuf);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sbuf, msgpack_sbuffer_write);
-    int rc = msgpack_pack_map(&pk, SK_COUNT - !version - !health);
+    int rc = msgpack_pack_map(&pk, SK_COUNT - !version - !health - !hears);
     rc |=
         s_pack_text(&pk, s_state_keys[SK_HEIGHT]) || msgpack_pack_uint64(&pk, (uint64_t)st->height);
     if (version)
@@ -459,6 +463,8 @@ int wire_state_encode(const wire_state_t *st, uint8_t **out, size_t *out_len, wv
     rc |= s_pack_text(&pk, s_state_keys[SK_UPGRADES]) || msgpack_pack_array(&pk, st->n_upgrades);
     for (size_t i = 0; i < st->n_upgrades; i++)
         rc |= s_pack_upgrade(&pk, &st->upgrades[i]);
+    if (hears)
+        rc |= s_pack_text(&pk, s_state_keys[SK_HEARS]) || s_pack_bin(&pk, st->hears, st->hears_len);
     if (rc == 0 && sbuf.size > WIRE_BODY_MAX) {
         msgpack_sbuffer_destroy(&sbuf);
         return err_set(err, "STATE is %zu bytes encoded, at most %d", sbuf.size, WIRE_BODY_MAX);
@@ -552,6 +558,13 @@ static int s_decode_state(const msgpack_object *o, wire_state_t *st, wv_err_t *e
             st->n_upgrades = kv->val.via.array.size;
             for (size_t j = 0; j < st->n_upgrades && rc == 0; j++)
                 rc = s_decode_upgrade(&kv->val.via.array.ptr[j], j, &st->upgrades[j], err);
+            break;
+        case SK_HEARS:
+            if (kv->val.type != MSGPACK_OBJECT_BIN || kv->val.via.bin.size > WIRE_HEARS_MAX)
+                return err_set(err, "%s: \"hears\" is not binary of at most %d bytes", ctx,
+                               WIRE_HEARS_MAX);
+            st->hears_len = kv->val.via.bin.size;
+            memcpy(st->hears, kv->val.via.bin.ptr, st->hears_len);
             break;
         }
         if (rc != 0)

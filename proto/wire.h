@@ -24,6 +24,7 @@
 #define WIRE_WORD_MAX 32     /* node state, health, role, phase, mode */
 #define WIRE_REASON_MAX 160  /* why an upgrade is blocked or failed */
 #define WIRE_SHA256_LEN 32
+#define WIRE_HEARS_MAX 32 /* bytes of the "hears" bitmap: 256 validators */
 
 /* Sequence numbers are microseconds since the epoch at least (see seqgen): a receiver refuses one
  * further than this from its own clock, so a replay after the receiver restarts is bounded. */
@@ -63,6 +64,11 @@ typedef struct {
     char role[WIRE_WORD_MAX + 1];       /* validator or observer */
     size_t n_upgrades;
     wire_upgrade_t upgrades[WIRE_UPGRADES_MAX];
+    /* Which validators the sender hears directly (fresh): bit i (i % 8 of byte i / 8) for the
+     * i-th key of WEMIXVISOR_VALIDATORS in ascending byte order. Peers relay to it what it
+     * misses, so a partial mesh converges. hears_len 0: not sent (the sender relays nothing). */
+    uint8_t hears[WIRE_HEARS_MAX];
+    size_t hears_len;
 } wire_state_t;
 
 typedef struct {

@@ -142,8 +142,8 @@ static void test_forged_signature_is_dropped(void **state)
     wv_err_t err;
     assert_int_equal(wire_envelope_decode(env, len, e, &err), 0);
     uint8_t *forged;
-    assert_int_equal(wire_envelope_seal(fx->stranger, CHAIN, e->seq, e->type, e->body,
-                                        e->body_len, &forged, &forged_len, &err),
+    assert_int_equal(wire_envelope_seal(fx->stranger, CHAIN, e->seq, e->type, e->body, e->body_len,
+                                        &forged, &forged_len, &err),
                      0);
     /* the forged envelope claims to be from a: swap the from field in place */
     uint8_t *at = memmem(forged, forged_len, identity_pubkey(fx->stranger), IDENTITY_PUBKEY_LEN);
@@ -174,12 +174,12 @@ static void test_replays_are_dropped_and_relays_are_duplicates(void **state)
     assert_int_equal(s_offer(fx, fx->b, first, l1, NOW_US, &why), INBOX_ACCEPTED);
     fleet_member_t *m = fleet_find(fx->fleet, identity_pubkey(fx->a));
     assert_int_equal(m->direct_ms, 0);
-    assert_true(fleet_relay_due(m, NOW_MS, 600));
+    assert_true(fleet_relay_due(fx->fleet, NULL, m, NOW_MS, 600, 3000));
     /* the direct copy arrives: a duplicate, yet now a counts as heard directly */
     assert_int_equal(s_offer(fx, fx->a, first, l1, NOW_US, &why), INBOX_DROPPED);
     assert_int_equal(why, INBOX_DROP_DUPLICATE);
     assert_int_equal(m->direct_ms, NOW_MS);
-    assert_false(fleet_relay_due(m, NOW_MS, 600));
+    assert_false(fleet_relay_due(fx->fleet, NULL, m, NOW_MS, 600, 3000));
     assert_int_equal(s_offer(fx, fx->a, second, l2, NOW_US, &why), INBOX_ACCEPTED);
     assert_int_equal(m->state.height, 11);
     /* the first one replayed later: old */
@@ -266,8 +266,8 @@ static void test_junk_is_dropped_as_decode(void **state)
     char detail[256];
     uint8_t hop[IDENTITY_PUBKEY_LEN] = {0};
     for (size_t cut = 0; cut < len; cut++) {
-        assert_int_equal(inbox_accept(fx->fleet, CHAIN, NULL, 2, hop, sizeof hop, env, cut,
-                                      NOW_MS, NOW_US, &fx->stats, &why, detail, sizeof detail),
+        assert_int_equal(inbox_accept(fx->fleet, CHAIN, NULL, 2, hop, sizeof hop, env, cut, NOW_MS,
+                                      NOW_US, &fx->stats, &why, detail, sizeof detail),
                          INBOX_DROPPED);
         assert_int_equal(why, INBOX_DROP_DECODE);
     }
@@ -277,8 +277,8 @@ static void test_junk_is_dropped_as_decode(void **state)
         size_t n = (size_t)random() % sizeof junk;
         for (size_t i = 0; i < n; i++)
             junk[i] = (uint8_t)random();
-        assert_int_equal(inbox_accept(fx->fleet, CHAIN, NULL, 2, hop, sizeof hop, junk, n,
-                                      NOW_MS, NOW_US, &fx->stats, &why, detail, sizeof detail),
+        assert_int_equal(inbox_accept(fx->fleet, CHAIN, NULL, 2, hop, sizeof hop, junk, n, NOW_MS,
+                                      NOW_US, &fx->stats, &why, detail, sizeof detail),
                          INBOX_DROPPED);
     }
     /* one frame only; a short key frame */
@@ -294,6 +294,45 @@ static void test_junk_is_dropped_as_decode(void **state)
     free(env);
 }
 
+/* A partial mesh: me hears a and b, but b says (in its "hears") that it does not hear a: me must
+ * pass a's state on, once per seq of a; once b hears a itself, nothing is relayed. */
+static void test_relay_fills_the_gaps_others_report(void **state)
+{
+    fx_t *fx = *state;
+    wv_err_t err;
+    assert_int_equal(fleet_add(fx->fleet, identity_pubkey(fx->stranger), true, &err), 0);
+    fleet_member_t *me = fleet_find(fx->fleet, identity_pubkey(fx->stranger));
+    fleet_member_t *a = fleet_find(fx->fleet, identity_pubkey(fx->a));
+    fleet_member_t *b = fleet_find(fx->fleet, identity_pubkey(fx->b));
+    size_t la, lb;
+    uint8_t *ea = s_state(fx->a, CHAIN, NOW_US, 1, &la);
+    inbox_drop_t why;
+    assert_int_equal(s_offer(fx, fx->a, ea, la, NOW_US, &why), INBOX_ACCEPTED);
+    /* b's state: it hears nobody (three validators: one byte, all bits clear) */
+    wire_state_t st;
+    memset(&st, 0, sizeof st);
+    snprintf(st.node, sizeof st.node, "running");
+    snprintf(st.role, sizeof st.role, "validator");
+    st.hears_len = 1;
+    assert_int_equal(fleet_update(fx->fleet, b, NOW_US, &st, NULL, 0, true, NOW_MS, &err), 0);
+    assert_true(fleet_relay_due(fx->fleet, me, a, NOW_MS, 600, 3000));
+    a->relayed_seq = a->seq;
+    assert_false(fleet_relay_due(fx->fleet, me, a, NOW_MS, 600, 3000)); /* once per seq */
+    uint8_t *ea2 = s_state(fx->a, CHAIN, NOW_US + 1, 2, &la);
+    assert_int_equal(s_offer(fx, fx->a, ea2, la, NOW_US, &why), INBOX_ACCEPTED);
+    assert_true(fleet_relay_due(fx->fleet, me, a, NOW_MS, 600, 3000));
+    /* b now hears a and everyone else: no gap left */
+    fleet_hears(fx->fleet, me, NOW_MS, 3000, st.hears, &st.hears_len);
+    assert_int_equal(st.hears[0], 0x07);
+    assert_int_equal(fleet_update(fx->fleet, b, NOW_US + 2, &st, NULL, 0, true, NOW_MS, &err), 0);
+    assert_false(fleet_relay_due(fx->fleet, me, a, NOW_MS, 600, 3000));
+    /* our own state is never relayed */
+    assert_false(fleet_relay_due(fx->fleet, me, me, NOW_MS, 600, 3000));
+    (void)lb;
+    free(ea);
+    free(ea2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -301,14 +340,16 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wrong_chain_is_dropped, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_unknown_key_is_dropped, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_forged_signature_is_dropped, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_replays_are_dropped_and_relays_are_duplicates,
-                                        s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_replays_are_dropped_and_relays_are_duplicates, s_setup,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(test_stale_and_future_messages_are_dropped, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_sender_restart_is_not_a_replay, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_own_messages_are_ignored_not_counted, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_junk_is_dropped_as_decode, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_relay_fills_the_gaps_others_report, s_setup,
+                                        s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

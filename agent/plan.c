@@ -314,7 +314,7 @@ static void s_check_height(check_ctx_t *c, problems_t *p, const char *who, json_
                   "%s: height %lld is too low: the chain is at block %lld (%s) and the node must "
                   "stop at block height - 1; use %lld or higher",
                   who, (long long)height, (long long)c->current, c->source,
-                  (long long)c->current + 2);
+                  c->current <= INT64_MAX - 2 ? (long long)c->current + 2 : (long long)INT64_MAX);
     if (c->prev_height > 0 && height <= c->prev_height)
         s_problem(p,
                   "%s: height %lld is not above %lld of upgrade %s before it; heights must "

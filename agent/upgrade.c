@@ -704,7 +704,9 @@ bool upgrade_reconcile(runner_t *self)
                                  self->pending.info ? self->pending.info : "", &err) != 0 ||
             s_note_rolling(self, &err) != 0 || journal_save(self->journal, &err) != 0)
             return true;
-        log_info(COMPONENT, "upgrade height reached; stopping the node",
+        log_info(COMPONENT,
+                 self->gate.rolling_early ? "restart slot taken; stopping the node"
+                                          : "upgrade height reached; stopping the node",
                  LF_STR("name", self->pending.name), LF_INT("height", s_height(self)),
                  LF_INT("upgrade_height", self->pending.height));
     }

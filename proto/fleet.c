@@ -358,6 +358,21 @@ static bool s_waiting(const fleet_member_t *m, const char *name, int64_t height,
     return u != NULL && strcmp(u->phase, WIRE_PHASE_ARMED) == 0 && s_same_triple(u, height, sha256);
 }
 
+/* In the queue ahead of a higher key: armed, or ready for the same triple. A ready one arms as
+ * soon as the votes that armed us reach it (a few ms); counting it already keeps two validators
+ * that armed within the same instant from both taking the one slot. */
+static bool s_queued(const fleet_member_t *m, const char *name, int64_t height,
+                     const uint8_t sha256[WIRE_SHA256_LEN], int64_t now_ms, int64_t fresh_ms)
+{
+    if (s_waiting(m, name, height, sha256, now_ms, fresh_ms))
+        return true;
+    if (!m->validator || !s_fresh(m, now_ms, fresh_ms) ||
+        strcmp(m->state.node, FLEET_NODE_RUNNING) != 0)
+        return false;
+    const wire_upgrade_t *u = fleet_member_upgrade(m, name);
+    return u != NULL && strcmp(u->phase, WIRE_PHASE_READY) == 0 && s_same_triple(u, height, sha256);
+}
+
 /* Says why self is not in the queue, or returns false if it is. */
 static bool s_self_not_waiting(const fleet_member_t *me, const char *name, int64_t height,
                                const uint8_t sha256[WIRE_SHA256_LEN], int64_t now_ms,
@@ -438,7 +453,7 @@ bool fleet_slot_free(const fleet_t *self, const uint8_t self_key[IDENTITY_PUBKEY
     const fleet_member_t *ahead[FLEET_MEMBERS_MAX];
     int n_ahead = 0;
     for (size_t i = 0; i < at; i++)
-        if (s_waiting(self->members[i], name, height, sha256, now_ms, fresh_ms))
+        if (s_queued(self->members[i], name, height, sha256, now_ms, fresh_ms))
             ahead[n_ahead++] = self->members[i];
     if (n_ahead >= slots) {
         s_why(why, why_size, "waiting for ");
@@ -450,8 +465,8 @@ bool fleet_slot_free(const fleet_t *self, const uint8_t self_key[IDENTITY_PUBKEY
             s_why(why, why_size, " (lower keys) to take the %d free slots", slots);
         return false;
     }
-    s_why(why, why_size, "%d of %d restart slots free, %d armed lower key%s ahead", slots,
-          tolerated, n_ahead, n_ahead == 1 ? "" : "s");
+    s_why(why, why_size, "%d of %d restart slots free, %d lower key%s ahead", slots, tolerated,
+          n_ahead, n_ahead == 1 ? "" : "s");
     return true;
 }
 

@@ -96,7 +96,8 @@ int64_t fleet_network_height(const fleet_t *self);
 /* Rolling upgrades: may validator `self_key` take a restart slot for the triple now?
  * down = other validators with no fresh state, a node not "running", or any upgrade "switching";
  * slots = (n - q) - down; waiting = validators (self included) fresh, node running, phase
- * "armed" for the triple, in key order; yes iff self is among the first `slots` of them.
+ * "armed" (or, for those with a lower key than self, "ready") for the triple, in key order; yes
+ * iff self is among the first `slots` of them.
  * On no, why says it ("1 validator down or switching, 0 slots free", "waiting for <hex8>"). */
 bool fleet_slot_free(const fleet_t *self, const uint8_t self_key[IDENTITY_PUBKEY_LEN],
                      const char *name, int64_t height, const uint8_t sha256[WIRE_SHA256_LEN],

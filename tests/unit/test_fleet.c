@@ -456,10 +456,16 @@ static void test_slot_goes_to_the_lowest_armed_key(void **state)
     s_report(f, 101, 900, "stopped", NULL, 0, NULL, 1);
     assert_true(s_slot(f, 1, why, sizeof why));
 
-    /* If the lowest is not armed (yet), the next one goes. */
+    /* The lowest is ready but not armed yet (the quorum's last vote is on its way to it): it
+     * still goes first, so two validators arming in the same instant never both go. */
     s_vote(f, 1, WIRE_PHASE_READY);
     assert_false(s_slot(f, 1, why, sizeof why));
     tu_assert_contains(why, "not armed");
+    assert_false(s_slot(f, 2, why, sizeof why));
+    assert_string_equal(why, "waiting for 01000000 (lower key) to take the slot");
+
+    /* A lowest that has no binary (waiting) is not in the queue: the next one goes. */
+    s_vote(f, 1, WIRE_PHASE_WAITING);
     assert_true(s_slot(f, 2, why, sizeof why));
     assert_false(s_slot(f, 3, why, sizeof why));
     tu_assert_contains(why, "waiting for 02000000");

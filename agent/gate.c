@@ -131,7 +131,8 @@ bool gate_allows(runner_t *self, bool due)
             return false;
         }
         if (!fleet_slot_free(fleet, gossip_self_key(self->gossip), self->pending.name,
-                             self->pending.height, g->sha, now, fresh, why, sizeof why)) {
+                             self->pending.height, g->sha, now, gossip_live_ms(self->gossip), why,
+                             sizeof why)) {
             s_set_reason(self, why, false);
             return false;
         }

@@ -21,6 +21,9 @@
 #define GOSSIP_HWM 1000          /* messages queued per peer before PUB/SUB drops */
 #define GOSSIP_READ_BATCH 256    /* messages read per wake-up, so one flood can't starve the loop */
 #define GOSSIP_FRESH_MIN_MS 3000 /* a vote stays live at least this long, whatever the beat */
+#define GOSSIP_LIVE_BEATS 3      /* for restart slots, a member silent this long counts as down */
+#define GOSSIP_LIVE_MIN_MS 1000
+#define GOSSIP_LINGER_MS 200 /* on exit, time for the last messages to leave */
 
 struct gossip {
     zloop_t *loop;
@@ -297,7 +300,7 @@ static int s_open_pub(gossip_t *self, wv_err_t *err)
     if (self->pub == NULL)
         return err_set(err, "cannot create the gossip PUB socket");
     zsock_set_sndhwm(self->pub, GOSSIP_HWM);
-    zsock_set_linger(self->pub, 0);
+    zsock_set_linger(self->pub, GOSSIP_LINGER_MS); /* the last state (node stopped) goes out */
     if (self->cert != NULL) {
         zsock_set_zap_domain(self->pub, GOSSIP_CURVE_DOMAIN);
         zcert_apply(self->cert, self->pub);
@@ -479,6 +482,12 @@ const uint8_t *gossip_self_key(const gossip_t *self)
 bool gossip_is_validator(const gossip_t *self)
 {
     return self->validator;
+}
+
+int64_t gossip_live_ms(const gossip_t *self)
+{
+    int64_t ms = (int64_t)(GOSSIP_LIVE_BEATS * self->cfg->heartbeat_ms);
+    return ms > GOSSIP_LIVE_MIN_MS ? ms : GOSSIP_LIVE_MIN_MS;
 }
 
 bool gossip_settled(const gossip_t *self)

@@ -54,6 +54,9 @@ bool gossip_is_validator(const gossip_t *self);
 /* Has the gossip run long enough to have heard every live peer (one vote window)? Before that,
  * a missing vote may only be one not heard yet. */
 bool gossip_settled(const gossip_t *self);
+/* How long a member may be silent before restart slots count it as down, in ms: shorter than a
+ * vote's life, since a validator that went away (killed) can't say so. */
+int64_t gossip_live_ms(const gossip_t *self);
 /* How long a state stays a live vote, in ms. */
 int64_t gossip_fresh_ms(const gossip_t *self);
 /* What arrived: messages, bytes, accepted, dropped by reason (proto/inbox.h). */

@@ -256,6 +256,9 @@ static void s_on_state(node_state_t from, node_state_t to, void *arg)
         nodepid_clear(self->layout.root);
         health_node_stopped(&self->health);
     }
+    /* peers count a validator whose node is not running as down (restart slots): tell them now,
+     * not at the next heartbeat */
+    gossip_publish_now(self->gossip);
     runner_kick(self);
 }
 

@@ -128,7 +128,10 @@ void upgrade_offer(runner_t *self, const upgrade_info_t *info, bool now)
     self->pending_now = now;
     self->prepare_after = 0; /* a new upgrade may be downloaded at once */
     log_info(COMPONENT, "upgrade detected", LF_STR("name", info->name),
-             LF_INT("height", info->height), LF_STR("when", now ? "now" : "at height"));
+             LF_INT("height", info->height),
+             LF_STR("when", now             ? "now"
+                            : info->rolling ? "rolling, before the height"
+                                            : "at height"));
     runner_kick(self);
 }
 

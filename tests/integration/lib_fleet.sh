@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib_fleet.sh: several agents, each with its own home and fake node, gossiping on loopback.
 # Sourced after lib.sh. Agent i (1-based) has home $T/a<i>, RPC port RPC[i], gossip port GP[i];
 # fleet_env i runs a command with the environment that agent runs with. Waits are conditions with
@@ -202,8 +203,13 @@ fleet_node_height_at_least() { [ "$(fleet_node_height "$1")" -ge "$2" ]; }
 # fleet_waiting_for I: what agent I's pending upgrade waits for (status .pending_upgrade.waiting_for).
 fleet_waiting_for() { fleet_status "$1" '.pending_upgrade.waiting_for // ""'; }
 fleet_waiting_has() { [[ "$(fleet_waiting_for "$1")" == *"$2"* ]]; }
-# fleet_phase I NAME: agent I's own phase of upgrade NAME, as its peers view shows it.
-fleet_phase() { fleet_peers_json "$1" | jq -r --arg n "$2" '[.upgrades[] | select(.name == $n) | .phase // empty][0] // ""' 2>/dev/null || true; }
+# fleet_upgrade_field I NAME KEY: KEY (phase, reason, sha256...) of upgrade NAME in the state agent I
+# publishes (its own entry in `peers --json`), "" if none.
+fleet_upgrade_field() {
+  fleet_peers_json "$1" | jq -r --arg n "$2" --arg k "$3" \
+    '[.members[] | select(.self) | .upgrades[] | select(.name == $n) | .[$k]][0] // ""' 2>/dev/null || true
+}
+fleet_phase() { fleet_upgrade_field "$1" "$2" phase; }
 fleet_phase_is() { [ "$(fleet_phase "$1" "$2")" = "$3" ]; }
 # fleet_sent I: STATE messages agent I has published (heartbeats pass: it grows).
 fleet_sent() { fleet_peers_json "$1" | jq -r '.sent // 0' 2>/dev/null || echo 0; }
@@ -219,8 +225,44 @@ fleet_check_stops() {
   shift 2
   for i in "$@"; do
     at=$(fleet_start_field "$i" "$(fleet_starts "$i")" height)
-    [ -n "$at" ] && [ "$at" -le $((h - 1)) ] || fleet_fail "agent $i: the new node started at height '$at', past $((h - 1))"
+    [ -n "$at" ] || fleet_fail "agent $i: no node start recorded"
+    [ "$at" -le $((h - 1)) ] || fleet_fail "agent $i: the new node started at height $at, past $((h - 1))"
     [ "$at" -ne $((h - 1)) ] || exact=$((exact + 1))
   done
   [ "$exact" -ge "$min" ] || fleet_fail "only $exact old nodes stopped exactly at $((h - 1)), want at least $min"
+}
+
+# fleet_log_ms ISO: the ms since the epoch of a log line's time (UTC, with ms).
+fleet_log_ms() {
+  local t=$1
+  echo $(($(date -u -d "${t%.*}" +%s) * 1000 + 10#$(sed -E 's/.*\.([0-9]{3})Z$/\1/' <<<"$t")))
+}
+# fleet_intervals NAME: per agent, when its node went down for upgrade NAME and when the upgrade
+# was done, from its log (`upgrade step name=NAME step=stopping`, `upgrade done name=NAME`): lines
+# "<ms stopping> <ms done> <agent>", sorted by the start. Fails unless every agent has both.
+fleet_intervals() {
+  local name=$1 i start end out=
+  for ((i = 1; i <= FLEET_N; i++)); do
+    start=$(awk -v n="$name" '$3 == "upgrade" && $4 == "step" && $5 == "name=" n && $6 == "step=stopping" {print $2; exit}' "$(fleet_log "$i")")
+    end=$(awk -v n="$name" '$3 == "upgrade" && $4 == "upgrade" && $5 == "done" && $6 == "name=" n {print $2; exit}' "$(fleet_log "$i")")
+    [ -n "$start" ] || fleet_fail "agent $i: no line for $name step=stopping"
+    [ -n "$end" ] || fleet_fail "agent $i: no line for $name upgrade done"
+    out+="$(fleet_log_ms "$start") $(fleet_log_ms "$end") $i"$'\n'
+  done
+  sort -n <<<"${out%$'\n'}"
+}
+# fleet_check_serial NAME: no two agents were between stopping and done for NAME at the same time
+# (at most one validator down: n - q = 1 for 4). Prints the intervals.
+fleet_check_serial() {
+  local list prev_end=0 prev=0 s e i
+  list=$(fleet_intervals "$1")
+  echo "$1: [stopping, done] per agent, ms: $(while read -r s e i; do
+    printf 'a%s(%.8s):[%s,%s] ' "$i" "${KEY[$i]}" $((s % 100000)) $((e % 100000))
+  done <<<"$list")"
+  while read -r s e i; do
+    [ "$e" -ge "$s" ] || fleet_fail "agent $i: done before stopping"
+    [ "$s" -ge "$prev_end" ] ||
+      fleet_fail "$1: agent $i stopped its node (at $s ms) before agent $prev was done (at $prev_end ms): two validators down at once"
+    prev_end=$e prev=$i
+  done <<<"$list"
 }

@@ -25,14 +25,14 @@ fleet_env() {
     WEMIXVISOR_VALIDATORS="$FLEET_VALIDATORS" VALIDATOR_MODE=true "$@"
 }
 
-# fleet_peers I: every other agent's endpoint, comma-separated.
+# fleet_peers I: every other agent's endpoint, comma-separated, and FLEET_EXTRA_PEERS if set.
 fleet_peers() {
   local j out=
   for ((j = 1; j <= FLEET_N; j++)); do
     [ "$j" -eq "$1" ] && continue
     out="${out:+$out,}$(fleet_endpoint "$j")"
   done
-  echo "$out"
+  echo "$out${FLEET_EXTRA_PEERS:+,$FLEET_EXTRA_PEERS}" # e.g. a misbehaving peer of a test
 }
 
 # fleet_init N VERSION [fakenode flags...]: N homes with a genesis node of VERSION and a key each.

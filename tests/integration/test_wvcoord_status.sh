@@ -46,6 +46,11 @@ grep -q '^wvcoord_node_up{key="[0-9a-f]\{16\}",role="validator"} 1$' <<<"$body" 
 grep -q '^wvcoord_messages_dropped_total{reason="signature"} 0$' <<<"$body" || fail "drops"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/nope")" = 404 ] || fail "404"
 
+# the live view: redrawn every heartbeat (200 ms here) until interrupted
+timeout -s INT 2 "$WVCOORD" watch >"$T/watch.out" 2>&1 || true
+[ "$(grep -c "wvcoord watch — " "$T/watch.out")" -ge 3 ] || fail "watch did not redraw: $(head -20 "$T/watch.out")"
+for i in 1 2 3 4; do grep -q "^${KEY[$i]:0:8} " "$T/watch.out" || fail "watch: node $i missing"; done
+
 # agent 4 falls silent: shown silent (not removed), node_up 0, and status exits 1
 fleet_stop 4
 silent4() { api /api/fleet | jq -e --arg k "${KEY[4]}" '.members[] | select(.key == $k) | .silent' >/dev/null; }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs the packages, builds, runs the unit and
-# integration tests, the unit tests again under ASan+UBSan and under valgrind, and clang-format.
+# integration tests, the unit tests again under ASan+UBSan and under valgrind, a short run of the
+# fuzz targets (scripts/fuzz.sh), and clang-format.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -18,6 +19,9 @@ echo "== unit tests under ASan+UBSan"
 "$top/scripts/build.sh" "$top/build-asan" -DWV_SANITIZE=ON -DWV_UNIT_ONLY=ON -DCMAKE_BUILD_TYPE=Debug
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --output-on-failure -j"$jobs" -L unit)
+
+echo "== fuzz targets: corpus and regression replay, then 5 s each (the long run: scripts/fuzz.sh 600)"
+"$top/scripts/fuzz.sh" 5
 
 echo "== unit tests under valgrind"
 vg_pass=0

@@ -64,6 +64,17 @@ rc=$?
 set -e
 [ "$rc" = 1 ] || fail "status with a node down exited $rc: $(cat "$T/status2.txt")"
 grep -q "${KEY[4]:0:8}" "$T/status2.txt" && grep -q "PROBLEMS" "$T/status2.txt" || fail "status: $(cat "$T/status2.txt")"
+# the coordinator killed and restarted: it holds no state worth keeping, and has the fleet back
+# (the silent node as never heard) within a few heartbeats
+kill -KILL "$COORD_PID"
+wait_quiet_exit "$COORD_PID" 10 || fail "wvcoord serve survived SIGKILL"
+"$WVCOORD" serve --listen "127.0.0.1:$PORT" >"$T/serve2.log" 2>&1 &
+COORD_PID=$!
+fleet_on_cleanup "kill $COORD_PID 2>/dev/null"
+heard_three() { [ "$(api /healthz | jq .heard)" = 3 ]; }
+fleet_wait "the restarted wvcoord hears the three agents" 20 heard_three
+api /api/fleet | jq -e --arg k "${KEY[4]}" '(.members | length) == 4 and (.members[] | select(.key == $k) | .silent)' \
+  >/dev/null || fail "after restart: $(api /api/fleet)"
 kill -TERM "$COORD_PID"
 wait_quiet_exit "$COORD_PID" 10 || fail "wvcoord serve did not stop on SIGTERM"
 pass

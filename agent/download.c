@@ -637,6 +637,33 @@ static int s_check_entry(struct archive_entry *entry, const char *file, wv_err_t
     return 0;
 }
 
+/* Writes one entry (header, then its data block by block), counting the bytes against
+ * DOWNLOAD_UNPACK_MAX_BYTES. */
+static int s_copy_entry(struct archive *a, struct archive *disk, struct archive_entry *entry,
+                        uint64_t *unpacked, const char *file, wv_err_t *err)
+{
+    const char *name = archive_entry_pathname(entry);
+    if (archive_write_header(disk, entry) != ARCHIVE_OK)
+        return err_set(err, "%s: cannot unpack %s: %s", file, name, archive_error_string(disk));
+    const void *buf;
+    size_t size;
+    la_int64_t offset;
+    int r;
+    while ((r = archive_read_data_block(a, &buf, &size, &offset)) == ARCHIVE_OK) {
+        if (size > DOWNLOAD_UNPACK_MAX_BYTES - *unpacked)
+            return err_set(err, "%s: the unpacked release grows past %llu bytes: refused", file,
+                           (unsigned long long)DOWNLOAD_UNPACK_MAX_BYTES);
+        *unpacked += size;
+        if (archive_write_data_block(disk, buf, size, offset) != ARCHIVE_OK)
+            return err_set(err, "%s: cannot unpack %s: %s", file, name, archive_error_string(disk));
+    }
+    if (r != ARCHIVE_EOF)
+        return err_set(err, "%s: %s: %s", file, name, archive_error_string(a));
+    if (archive_write_finish_entry(disk) != ARCHIVE_OK)
+        return err_set(err, "%s: cannot unpack %s: %s", file, name, archive_error_string(disk));
+    return 0;
+}
+
 /* Unpacks file into the current directory (the temp dir). A file that is no tar or zip is
  * libarchive's "raw" format: the (decompressed) bytes become bin/<daemon_name>. */
 static int s_extract_here(const char *file, const char *daemon_name, wv_err_t *err)
@@ -661,6 +688,7 @@ static int s_extract_here(const char *file, const char *daemon_name, wv_err_t *e
     }
     char raw_name[PATH_MAX];
     snprintf(raw_name, sizeof raw_name, "bin/%s", daemon_name);
+    uint64_t unpacked = 0;
     struct archive_entry *entry;
     int r;
     while ((r = archive_read_next_header(a, &entry)) == ARCHIVE_OK) {
@@ -671,12 +699,17 @@ static int s_extract_here(const char *file, const char *daemon_name, wv_err_t *e
         } else if (s_check_entry(entry, file, err) != 0) {
             goto done;
         }
-        if (archive_read_extract2(a, entry, disk) != ARCHIVE_OK) {
-            err_set(err, "%s: cannot unpack %s: %s", file, archive_entry_pathname(entry),
-                    archive_error_string(disk) ? archive_error_string(disk)
-                                               : archive_error_string(a));
+        /* a compression bomb must not fill the disk: the declared size first (libarchive would
+         * size the file to it), then what is actually written */
+        if (archive_entry_size_is_set(entry) &&
+            (uint64_t)archive_entry_size(entry) > DOWNLOAD_UNPACK_MAX_BYTES - unpacked) {
+            err_set(err, "%s: entry %s would take the unpacked release past %llu bytes: refused",
+                    file, archive_entry_pathname(entry),
+                    (unsigned long long)DOWNLOAD_UNPACK_MAX_BYTES);
             goto done;
         }
+        if (s_copy_entry(a, disk, entry, &unpacked, file, err) != 0)
+            goto done;
     }
     if (r != ARCHIVE_EOF) {
         err_set(err, "%s: %s", file, archive_error_string(a));

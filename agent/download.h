@@ -11,8 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DOWNLOAD_MAX_BYTES (2ULL * 1024 * 1024 * 1024) /* a larger download is refused */
-#define DOWNLOAD_RETRIES 5                             /* attempts after the first */
+#define DOWNLOAD_MAX_BYTES (2ULL * 1024 * 1024 * 1024)        /* a larger download is refused */
+#define DOWNLOAD_UNPACK_MAX_BYTES (4ULL * 1024 * 1024 * 1024) /* all a release may unpack to */
+#define DOWNLOAD_RETRIES 5                                    /* attempts after the first */
 
 typedef enum { DIGEST_NONE = 0, DIGEST_SHA256, DIGEST_SHA512 } digest_kind_t;
 

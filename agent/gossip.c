@@ -8,9 +8,9 @@
 #include "identity.h"
 #include "inbox.h"
 #include "log.h"
+#include "peercert.h"
 #include "seqgen.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,35 +60,6 @@ bool gossip_configured(const wv_config_t *cfg)
 }
 
 /* --- keys ----------------------------------------------------------------------------------- */
-
-/* Adds every key of a comma-separated list to the fleet. */
-static int s_add_keys(fleet_t *fleet, const char *var, const char *list, bool validator,
-                      wv_err_t *err)
-{
-    if (list == NULL)
-        return 0;
-    const char *p = list;
-    while (*p != '\0') {
-        size_t len = strcspn(p, ",");
-        char hex[IDENTITY_HEX_LEN + 1];
-        uint8_t key[IDENTITY_PUBKEY_LEN];
-        snprintf(hex, sizeof hex, "%.*s", (int)(len < IDENTITY_HEX_LEN ? len : IDENTITY_HEX_LEN),
-                 p);
-        if (len != IDENTITY_HEX_LEN || identity_parse_hex(hex, key, err) != 0)
-            return err_set(err, "%s: \"%.*s\" is not a key (64 hex digits)", var, (int)len, p);
-        if (fleet_find(fleet, key) != NULL)
-            return err_set(err,
-                           "%s: key %s is listed twice (WEMIXVISOR_VALIDATORS and "
-                           "WEMIXVISOR_OBSERVERS must not overlap)",
-                           var, hex);
-        if (fleet_add(fleet, key, validator, err) != 0)
-            return err_wrap(err, "%s", var);
-        p += len;
-        if (*p == ',')
-            p++;
-    }
-    return 0;
-}
 
 static int s_path(const layout_t *l, const char *file, char *buf, size_t size, wv_err_t *err)
 {
@@ -242,30 +213,6 @@ static int s_on_sub(zloop_t *loop, zsock_t *sock, void *arg)
 
 /* --- setting up ----------------------------------------------------------------------------- */
 
-/* The public cert in the peers dir whose "endpoint" metadata is this endpoint. */
-static zcert_t *s_peer_cert(const char *dir, const char *endpoint)
-{
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return NULL;
-    zcert_t *found = NULL;
-    struct dirent *e;
-    while (found == NULL && (e = readdir(d)) != NULL) {
-        char path[PATH_MAX];
-        if (e->d_name[0] == '.' || fs_join(path, sizeof path, NULL, dir, e->d_name, NULL) != 0 ||
-            !fs_is_file(path))
-            continue;
-        zcert_t *c = zcert_load(path);
-        const char *ep = c ? zcert_meta(c, "endpoint") : NULL;
-        if (ep != NULL && strcmp(ep, endpoint) == 0)
-            found = c;
-        else
-            zcert_destroy(&c);
-    }
-    closedir(d);
-    return found;
-}
-
 static int s_setup_curve(gossip_t *self, const layout_t *l, char *peers_dir, size_t size,
                          wv_err_t *err)
 {
@@ -330,7 +277,7 @@ static int s_open_sub(gossip_t *self, const char *peers_dir, wv_err_t *err)
         snprintf(ep, sizeof ep, "%.*s", (int)len, p);
         p += len + (p[len] == ',');
         if (self->cert != NULL) {
-            zcert_t *peer = s_peer_cert(peers_dir, ep);
+            zcert_t *peer = peercert_find(peers_dir, ep);
             if (peer == NULL)
                 return err_set(
                     err,
@@ -400,8 +347,8 @@ gossip_t *gossip_new(zloop_t *loop, const wv_config_t *cfg, const layout_t *layo
     self->id = identity_load(path, err);
     self->fleet = fleet_new(rule);
     if (self->id == NULL || self->fleet == NULL ||
-        s_add_keys(self->fleet, "WEMIXVISOR_VALIDATORS", cfg->validators, true, err) != 0 ||
-        s_add_keys(self->fleet, "WEMIXVISOR_OBSERVERS", cfg->observers, false, err) != 0)
+        fleet_add_list(self->fleet, "WEMIXVISOR_VALIDATORS", cfg->validators, true, err) != 0 ||
+        fleet_add_list(self->fleet, "WEMIXVISOR_OBSERVERS", cfg->observers, false, err) != 0)
         goto fail;
     const uint8_t *key = identity_pubkey(self->id);
     char hex[IDENTITY_HEX_LEN + 1];

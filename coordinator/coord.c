@@ -6,9 +6,9 @@
 #include "fsutil.h"
 #include "identity.h"
 #include "log.h"
+#include "peercert.h"
 #include "value.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,53 +89,6 @@ static int s_on_sub(zloop_t *loop, zsock_t *sock, void *arg)
 
 /* --- setting up ----------------------------------------------------------------------------- */
 
-static int s_add_keys(fleet_t *fleet, const char *var, const char *list, bool validator,
-                      wv_err_t *err)
-{
-    if (list == NULL)
-        return 0;
-    if (value_parse_list(var, list, FLEET_MEMBERS_MAX, value_parse_pubkey, err) != 0)
-        return -1;
-    for (const char *p = list; *p != '\0';) {
-        size_t len = strcspn(p, ",");
-        char hex[IDENTITY_HEX_LEN + 1];
-        uint8_t key[IDENTITY_PUBKEY_LEN];
-        snprintf(hex, sizeof hex, "%.*s", (int)len, p);
-        if (identity_parse_hex(hex, key, err) != 0)
-            return err_wrap(err, "%s", var);
-        if (fleet_find(fleet, key) != NULL)
-            return err_set(err, "%s: key %s is listed twice", var, hex);
-        if (fleet_add(fleet, key, validator, err) != 0)
-            return err_wrap(err, "%s", var);
-        p += len + (p[len] == ',');
-    }
-    return 0;
-}
-
-/* The public cert in dir whose "endpoint" metadata is endpoint, as agents find theirs. */
-static zcert_t *s_peer_cert(const char *dir, const char *endpoint)
-{
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return NULL;
-    zcert_t *found = NULL;
-    struct dirent *e;
-    while (found == NULL && (e = readdir(d)) != NULL) {
-        char path[PATH_MAX];
-        if (e->d_name[0] == '.' || fs_join(path, sizeof path, NULL, dir, e->d_name, NULL) != 0 ||
-            !fs_is_file(path))
-            continue;
-        zcert_t *c = zcert_load(path);
-        const char *ep = c ? zcert_meta(c, "endpoint") : NULL;
-        if (ep != NULL && strcmp(ep, endpoint) == 0)
-            found = c;
-        else
-            zcert_destroy(&c);
-    }
-    closedir(d);
-    return found;
-}
-
 static int s_connect(coord_t *self, coord_sub_t *sub, wv_err_t *err)
 {
     sub->owner = self;
@@ -147,7 +100,7 @@ static int s_connect(coord_t *self, coord_sub_t *sub, wv_err_t *err)
     zsock_set_maxmsgsize(sub->sock, WIRE_ENVELOPE_MAX);
     zsock_set_subscribe(sub->sock, "");
     if (self->cert != NULL) {
-        zcert_t *peer = s_peer_cert(self->opts.curve_peers, sub->endpoint);
+        zcert_t *peer = peercert_find(self->opts.curve_peers, sub->endpoint);
         if (peer == NULL)
             return err_set(err,
                            "WEMIXVISOR_CURVE: no public cert with endpoint = \"%s\" in %s; copy "
@@ -196,8 +149,8 @@ coord_t *coord_new(zloop_t *loop, const coord_opts_t *opts, wv_err_t *err)
     self->opts = *opts;
     self->fleet = fleet_new(rule);
     if (self->fleet == NULL ||
-        s_add_keys(self->fleet, "WEMIXVISOR_VALIDATORS", opts->validators, true, err) != 0 ||
-        s_add_keys(self->fleet, "WEMIXVISOR_OBSERVERS", opts->observers, false, err) != 0)
+        fleet_add_list(self->fleet, "WEMIXVISOR_VALIDATORS", opts->validators, true, err) != 0 ||
+        fleet_add_list(self->fleet, "WEMIXVISOR_OBSERVERS", opts->observers, false, err) != 0)
         goto fail;
     self->address = calloc(fleet_count(self->fleet), sizeof *self->address);
     if (self->address == NULL) {

@@ -2,6 +2,7 @@
  * arithmetic of DESIGN section 7 over them. No sockets, no clock, no signatures: callers pass them.
  */
 #include "fleet.h"
+#include "identity.h"
 
 #include <assert.h>
 #include <stdarg.h>
@@ -519,4 +520,29 @@ bool fleet_relay_due(const fleet_t *self, const fleet_member_t *me, const fleet_
             return true; /* x does not hear m: someone must pass m on */
     }
     return false;
+}
+
+int fleet_add_list(fleet_t *self, const char *var, const char *list, bool validator, wv_err_t *err)
+{
+    for (const char *p = list; p != NULL && *p != '\0';) {
+        size_t len = strcspn(p, ",");
+        char hex[IDENTITY_HEX_LEN + 1];
+        uint8_t key[IDENTITY_PUBKEY_LEN];
+        snprintf(hex, sizeof hex, "%.*s", (int)(len < IDENTITY_HEX_LEN ? len : IDENTITY_HEX_LEN),
+                 p);
+        if (len != IDENTITY_HEX_LEN || identity_parse_hex(hex, key, err) != 0)
+            return err_set(err,
+                           "%s: \"%.*s\" is not a key (64 hex digits, as `wemixvisor id` "
+                           "prints it)",
+                           var, (int)len, p);
+        if (fleet_find(self, key) != NULL)
+            return err_set(err,
+                           "%s: key %s is listed twice (WEMIXVISOR_VALIDATORS and "
+                           "WEMIXVISOR_OBSERVERS must not overlap)",
+                           var, hex);
+        if (fleet_add(self, key, validator, err) != 0)
+            return err_wrap(err, "%s", var);
+        p += len + (p[len] == ',');
+    }
+    return 0;
 }

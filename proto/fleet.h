@@ -44,6 +44,9 @@ void fleet_destroy(fleet_t **self_p);
 
 /* Adds a member (members are kept sorted by key); a key added twice is an error. */
 int fleet_add(fleet_t *self, const uint8_t key[IDENTITY_PUBKEY_LEN], bool validator, wv_err_t *err);
+/* Adds every key of a comma-separated list of hex keys (WEMIXVISOR_VALIDATORS or _OBSERVERS;
+ * var names it in errors); NULL adds nothing. A key listed twice, here or before, is an error. */
+int fleet_add_list(fleet_t *self, const char *var, const char *list, bool validator, wv_err_t *err);
 fleet_member_t *fleet_find(fleet_t *self, const uint8_t key[IDENTITY_PUBKEY_LEN]);
 size_t fleet_count(const fleet_t *self);
 fleet_member_t *fleet_at(fleet_t *self, size_t i); /* in key order */

@@ -30,6 +30,11 @@ scenarios (--scenario NAME):
   crash      one validator's node crash-loops (it dies 0.2 s after every start): its agent gives
              it up as failed after DAEMON_MAX_RESTARTS=2 and wvcoord reports it; the other three
              (a quorum) switch at the height and the chain goes on
+  partition  every validator in its own network namespace with its own address (veth pairs to a
+             bridge; needs root and iproute2); a4's link is cut before the upgrade is scheduled:
+             a1-a3 (a quorum) arm and switch at the height, a4 is blocked (1/4 ready) and keeps
+             running v1.0.0 while cut off; then its link is healed: it hears the others' votes and
+             catches up to v2.0.0
 
 options:
   --no-wait  exit right after the summary (tests, CI) instead of waiting for Ctrl-C
@@ -40,7 +45,8 @@ Binaries: built with scripts/build.sh into build/ (incrementally); when WEMIXVIS
 FAKENODE are all set (as ctest sets them), those are used and nothing is built.
 Needs: jq, curl, python3, tar, ss (./scripts/install-deps.sh installs them).
 Exit: 0 when the scenario's expected outcome happened, 1 when it did not within its deadline (the
-message says what was awaited, the agents' log tails follow), 2 on bad usage.
+message says what was awaited, the agents' log tails follow), 2 on bad usage, 77 when the
+partition scenario cannot run here (not root, no iproute2, or `ip netns add` not permitted).
 EOF
 }
 
@@ -59,12 +65,17 @@ while [ $# -gt 0 ]; do
   esac
 done
 case $scenario in
-at-height | blocked | rolling | late | crash) ;;
-*) echo "testnet: unknown scenario '$scenario'; the scenarios are at-height, blocked, rolling, late and crash" >&2
+at-height | blocked | rolling | late | crash | partition) ;;
+*) echo "testnet: unknown scenario '$scenario'; the scenarios are at-height, blocked, rolling, late, crash and partition" >&2
   exit 2 ;;
 esac
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+# partition: network namespaces need root and iproute2; 77 (skip) when this machine cannot
+if [ "$scenario" = partition ]; then
+  [ "$(id -u)" -eq 0 ] || { echo "testnet: partition: network namespaces need root; run it as root" >&2; exit 77; }
+  command -v ip >/dev/null || { echo "testnet: partition: 'ip' (iproute2) is missing; apt-get install iproute2" >&2; exit 77; }
+fi
 # Given binaries (the test suite) mean a prepared machine; otherwise this is the README's first
 # command on a fresh one: install what is missing, then build.
 if [ -z "${WEMIXVISOR:-}" ] || [ -z "${WVCOORD:-}" ] || [ -z "${FAKENODE:-}" ]; then
@@ -104,6 +115,10 @@ T=$(mktemp -d /tmp/wemixvisor-testnet.XXXXXX)
 declare -a APID RPC GP KEY
 COORD_PID=
 HTTP_PID=
+MIRROR_PID= # partition: a4's own HTTP server, inside its namespace (it is cut off from the other)
+declare -a HOST WRAP # partition: each validator's own address, and the `ip netns exec` its agent runs under
+NETNS=()             # partition: the namespaces made (deleted on exit, with their veth ends)
+BRIDGE=              # partition: the bridge made in the root namespace
 waiting_for_ctrl_c=false
 
 # --- output -------------------------------------------------------------------------------------
@@ -146,11 +161,23 @@ cleanup() {
   trap - EXIT INT TERM
   set +e
   $waiting_for_ctrl_c && rc=0
+  # partition: heal every link first, so that the agents' connections close cleanly (a socket
+  # still retrying towards a cut-off peer would keep its namespace, and the veth, alive)
+  for ((i = 1; i <= N; i++)); do [ -z "${HOSTVETH[$i]:-}" ] || ip link set "${HOSTVETH[$i]}" up 2>/dev/null; done
   [ -n "$COORD_PID" ] && stop_pid "$COORD_PID" 10
   # the agents stop their nodes gracefully (SIGTERM to the node, then the agent exits)
   for ((i = 1; i <= N; i++)); do [ -n "${APID[$i]:-}" ] && kill -TERM "${APID[$i]}" 2>/dev/null; done
   for ((i = 1; i <= N; i++)); do [ -n "${APID[$i]:-}" ] && stop_pid "${APID[$i]}" 30; done
   [ -n "$HTTP_PID" ] && stop_pid "$HTTP_PID" 5
+  [ -n "$MIRROR_PID" ] && stop_pid "$MIRROR_PID" 5
+  # partition: the namespaces, each veth pair (by its root end: a namespace lives on while a
+  # socket of it does, and so would its end of the pair), then the bridge
+  for ns in "${NETNS[@]}"; do ip netns del "$ns" 2>/dev/null || echo "testnet: could not delete netns $ns" >&2; done
+  for ((i = 1; i <= N; i++)); do
+    [ -z "${HOSTVETH[$i]:-}" ] || ! ip link show "${HOSTVETH[$i]}" >/dev/null 2>&1 || ip link del "${HOSTVETH[$i]}" 2>/dev/null ||
+      echo "testnet: could not delete link ${HOSTVETH[$i]}" >&2
+  done
+  [ -z "$BRIDGE" ] || ip link del "$BRIDGE" 2>/dev/null || echo "testnet: could not delete bridge $BRIDGE" >&2
   # Nothing may outlive the testnet. Every process of ours has the temp dir in its command line
   # (nodes: --datadir; agents: the node's arguments); one still alive here is a bug worth a report.
   left=$(pgrep -f -- "$T/" || true)
@@ -211,7 +238,7 @@ release() {
 }
 
 home() { echo "$T/a$1"; }
-endpoint() { echo "tcp://127.0.0.1:${GP[$1]}"; }
+endpoint() { echo "tcp://${HOST[$1]:-127.0.0.1}:${GP[$1]}"; }
 peers_of() {
   local j out=
   for ((j = 1; j <= N; j++)); do [ "$j" -eq "$1" ] || out="${out:+$out,}$(endpoint "$j")"; done
@@ -252,6 +279,46 @@ declare -a MAX_RESTARTS
 for ((i = 1; i <= N; i++)); do RPC[i]=$(free_port); GP[i]=$(free_port); done
 HTTP_PORT=$(free_port)
 DASH_PORT=$(free_port)
+HTTP_HOST=127.0.0.1
+
+# partition: validator I in namespace NETNS[I-1], its own address $SUBNET.I on a veth whose other
+# end is a port of bridge $BRIDGE in the root namespace ($SUBNET.254: wvcoord and the HTTP server
+# reach the agents through it). Cutting validator I off = its bridge-side veth end down.
+HOSTVETH=()
+if [ "$scenario" = partition ]; then
+  ns="wvtn$$-1"
+  if ! err=$(ip netns add "$ns" 2>&1); then
+    echo "testnet: partition: 'ip netns add' is not permitted here ($err): this scenario needs network namespaces" >&2
+    exit 77
+  fi
+  NETNS+=("$ns")
+  # a /24 no interface of this machine is on
+  while :; do
+    SUBNET=10.$((200 + RANDOM % 50)).$((RANDOM % 250))
+    ip -4 -o addr show | grep -q " $SUBNET\." || ip -4 route show | grep -q "^$SUBNET\." || break
+  done
+  BRIDGE="wvtb$$"
+  ip link add "$BRIDGE" type bridge || fail "ip link add $BRIDGE type bridge"
+  ip addr add "$SUBNET.254/24" dev "$BRIDGE" || fail "address on $BRIDGE"
+  ip link set "$BRIDGE" up || fail "$BRIDGE up"
+  for ((i = 1; i <= N; i++)); do
+    ns="wvtn$$-$i"
+    [ "$i" -eq 1 ] || { ip netns add "$ns" || fail "ip netns add $ns"; NETNS+=("$ns"); }
+    HOSTVETH[i]="wvt$$h$i"
+    ip link add "${HOSTVETH[$i]}" type veth peer name "wvt$$n$i" || fail "ip link add veth for a$i"
+    ip link set "wvt$$n$i" netns "$ns" || fail "moving the veth end into $ns"
+    ip link set "${HOSTVETH[$i]}" master "$BRIDGE" || fail "${HOSTVETH[$i]} into $BRIDGE"
+    ip link set "${HOSTVETH[$i]}" up || fail "${HOSTVETH[$i]} up"
+    ip -n "$ns" link set lo up || fail "lo up in $ns"
+    ip -n "$ns" addr add "$SUBNET.$i/24" dev "wvt$$n$i" || fail "address in $ns"
+    ip -n "$ns" link set "wvt$$n$i" up || fail "veth up in $ns"
+    HOST[i]=$SUBNET.$i WRAP[i]="ip netns exec $ns"
+  done
+  HTTP_HOST=$SUBNET.254
+  say "network: 4 namespaces wvtn$$-1…4 on bridge $BRIDGE ($SUBNET.0/24; the root namespace is $SUBNET.254)"
+fi
+# link I up|down: validator I's link to the bridge (partition).
+link() { ip link set "${HOSTVETH[$1]}" "$2"; }
 
 release "$T/releases/wemixd-$V1" "$V1"
 # crash: validator 4's node crash-loops from the start, too fast to ever be healthy
@@ -288,7 +355,7 @@ for ((i = 1; i <= N; i++)); do
 done
 for ((i = 1; i <= N; i++)); do say "a$i: agent key ${KEY[$i]:0:8}, node RPC 127.0.0.1:${RPC[$i]}, gossip $(endpoint "$i") (CURVE)"; done
 
-python3 -m http.server "$HTTP_PORT" --bind 127.0.0.1 --directory "$T/www" >"$T/http.log" 2>&1 &
+python3 -m http.server "$HTTP_PORT" --bind "$HTTP_HOST" --directory "$T/www" >"$T/http.log" 2>&1 &
 HTTP_PID=$!
 
 # start_agent I: `wemixvisor run` for validator I. A subshell that execs it, so that APID is the
@@ -297,7 +364,9 @@ HTTP_PID=$!
 start_agent() {
   local i=$1 AV
   agent_vars "$i"
-  (exec env "${AV[@]}" "$WEMIXVISOR" run -- --datadir "$(home "$i")/data" --http.port "${RPC[$i]}" \
+  local -a wrap=()
+  read -r -a wrap <<<"${WRAP[$i]:-}"
+  (exec "${wrap[@]}" env "${AV[@]}" "$WEMIXVISOR" run -- --datadir "$(home "$i")/data" --http.port "${RPC[$i]}" \
     --block-ms "$BLOCK_MS") >>"$T/a$i.log" 2>&1 &
   APID[i]=$!
 }
@@ -323,8 +392,8 @@ wait_until() {
     sleep 0.2
   done
 }
-served() { curl -sf -o /dev/null "http://127.0.0.1:$HTTP_PORT/wemixd-$V2.tar.gz"; }
-wait_until 30 "the HTTP server on 127.0.0.1:$HTTP_PORT" served
+served() { curl -sf -o /dev/null "http://$HTTP_HOST:$HTTP_PORT/wemixd-$V2.tar.gz"; }
+wait_until 30 "the HTTP server on $HTTP_HOST:$HTTP_PORT" served
 dashboard_heard_all() { [ "$(curl -sf "http://127.0.0.1:$DASH_PORT/healthz" | jq .heard)" = "$N" ]; }
 wait_until "$START_DEADLINE" "wvcoord to hear all 4 agents over CURVE" dashboard_heard_all
 say "dashboard: ${bold}$DASHBOARD${off} (JSON: ${DASHBOARD}api/fleet, Prometheus: ${DASHBOARD}metrics)"
@@ -403,14 +472,25 @@ H=$((top_height + AHEAD))
 if [ "$scenario" = rolling ]; then mode=rolling H=$((top_height + ROLLING_AHEAD)); fi
 declare -a URL BEFORE_H BEFORE_V
 for ((i = 1; i <= N; i++)); do
-  URL[i]="http://127.0.0.1:$HTTP_PORT/wemixd-$V2.tar.gz?checksum=sha256:$SUM"
+  URL[i]="http://$HTTP_HOST:$HTTP_PORT/wemixd-$V2.tar.gz?checksum=sha256:$SUM"
   BEFORE_H[i]=${HT[$i]} BEFORE_V[i]=${VER[$i]}
 done
 case $scenario in
 blocked) # two validators' URL is a 404: their binary never arrives
-  for i in 3 4; do URL[i]="http://127.0.0.1:$HTTP_PORT/missing/wemixd-$V2.tar.gz?checksum=sha256:$SUM"; done ;;
+  for i in 3 4; do URL[i]="http://$HTTP_HOST:$HTTP_PORT/missing/wemixd-$V2.tar.gz?checksum=sha256:$SUM"; done ;;
 late) # validator 4's binary is published there only after the height
-  URL[4]="http://127.0.0.1:$HTTP_PORT/late/wemixd-$V2.tar.gz?checksum=sha256:$SUM" ;;
+  URL[4]="http://$HTTP_HOST:$HTTP_PORT/late/wemixd-$V2.tar.gz?checksum=sha256:$SUM" ;;
+partition) # a4 is cut off now, before the upgrade exists: it downloads from a mirror of its own
+  MIRROR_PORT=$(free_port)
+  (exec ip netns exec "wvtn$$-4" python3 -m http.server "$MIRROR_PORT" --bind 127.0.0.1 --directory "$T/www") \
+    >"$T/mirror.log" 2>&1 &
+  MIRROR_PID=$!
+  mirror_served() { ip netns exec "wvtn$$-4" curl -sf -o /dev/null "http://127.0.0.1:$MIRROR_PORT/wemixd-$V2.tar.gz"; }
+  wait_until 30 "a4's mirror on 127.0.0.1:$MIRROR_PORT in its namespace" mirror_served
+  URL[4]="http://127.0.0.1:$MIRROR_PORT/wemixd-$V2.tar.gz?checksum=sha256:$SUM"
+  link 4 down || fail "cutting a4's link"
+  cut_height=${HT[4]}
+  step "partition: a4's link to the bridge is down (at height $cut_height): a4 hears nobody, nobody hears a4" ;;
 esac
 step "scheduling $UPG ($mode) at height $H on every agent (wemixvisor upgrade schedule --url)"
 sched_ms=$(date +%s%3N)
@@ -426,9 +506,16 @@ is_v2() { [ "${VER[$1]}" = "$V2" ] && [ "${NODE[$1]}" = running ] && [ "${PHASE[
 is_v1() { [ "${VER[$1]}" = "$V1" ]; }
 # outcome: 0 once the scenario's expected outcome is there; fail on a wrong one; 1 meanwhile.
 late_published=false
+healed=false
+# a4_local KEY: a field of a4's own `wemixvisor status --json` (asked over its control socket:
+# wvcoord cannot hear it while it is cut off).
+a4_local() { agent_env 4 "$WEMIXVISOR" status --json 2>/dev/null | jq -r "$1" 2>/dev/null || true; }
+a4_node_version() { jq -rs '[.[] | select(.event == "start")][-1].version' "$(home 4)/data/fakenode.events"; }
+a4_node_height() { cat "$(home 4)/data/fakenode.height" 2>/dev/null || echo 0; }
 outcome() {
   local i
-  [ -z "$UNHEARD" ] || return 1
+  # partition: while a4 is cut off, wvcoord does not hear it (that is the point)
+  [ -z "$UNHEARD" ] || { [ "$scenario" = partition ] && ! $healed && [ "$UNHEARD" = " a4" ]; } || return 1
   for ((i = 1; i <= N; i++)); do
     [ "${PHASE[$i]}" != failed ] || fail "a$i: the upgrade failed and was rolled back: ${REASON[$i]}"
   done
@@ -464,6 +551,24 @@ outcome() {
       return 1
     fi
     is_v2 4 && [ "$U_DONE" -eq "$N" ] || return 1
+    ;;
+  partition)
+    if ! $healed; then
+      [ "$(a4_node_version)" != "$V2" ] || fail "a4 switched to $V2 while cut off, without a quorum"
+      for ((i = 1; i <= 3; i++)); do is_v2 "$i" && [ "${HT[$i]}" -gt "$H" ] || return 1; done
+      # a4: blocked, its old node running on past the height (a few blocks, to be sure)
+      a4_waiting=$(a4_local '.pending_upgrade.waiting_for // ""')
+      [[ "$a4_waiting" == *blocked* ]] && [ "$(a4_node_height)" -ge $((H + 5)) ] || return 1
+      kill -0 "${APID[4]}" 2>/dev/null || fail "a4's agent exited"
+      heal_height=$(a4_node_height)
+      say "${bold}a1-a3 run $V2 past the height; a4, cut off, is at $heal_height on $(a4_node_version) ($a4_waiting): healing its link${off}"
+      link 4 up || fail "healing a4's link"
+      heal_ms=$(date +%s%3N)
+      healed=true
+      return 1
+    fi
+    is_v2 4 && [ "$U_DONE" -eq "$N" ] || return 1
+    [ "${HT[4]}" -gt "$(new_start_height 4)" ] || return 1
     ;;
   crash)
     for ((i = 1; i <= 3; i++)); do is_v2 "$i" && [ "${HT[$i]}" -gt "$H" ] || return 1; done
@@ -547,7 +652,8 @@ for ((i = 1; i <= N; i++)); do
   # the node that started after the schedule with another version: where the old one stopped
   stopped=$(jq -rs --argjson t "$sched_ms" --arg v "${BEFORE_V[$i]}" \
     '[.[] | select(.event == "start" and .t_ns / 1000000 >= $t and .version != $v)][0].height // "-"' "$ev")
-  if [ "$stopped" != - ] && [ "$mode" = at-height ] && [ "$stopped" -ge "$H" ] && [ "${BEFORE_H[$i]}" -lt "$H" ]; then
+  if [ "$stopped" != - ] && [ "$mode" = at-height ] && [ "$stopped" -ge "$H" ] && [ "${BEFORE_H[$i]}" -lt "$H" ] &&
+    ! { [ "$scenario" = partition ] && [ "$i" -eq 4 ]; }; then
     late_stops+=("a$i's old node produced blocks up to $stopped (the upgrade height is $H) before it was stopped")
   fi
   [ "$stopped" = - ] || stopped="at $stopped"
@@ -579,6 +685,10 @@ else
   echo "most validators down at once: 0"
 fi
 echo "chain downtime (more than $tolerated validator(s) down at once): $(fmt_s "$chain_down_ms")"
+# a real WBFT chain produces no block while more than n - q validators are down: the blocks a
+# chain of BLOCK_MS blocks would not have produced over the chain downtime (whole blocks)
+echo "blocks not produced (chain downtime / $BLOCK_MS ms block time): $((chain_down_ms / BLOCK_MS))"
+echo "downtime ms: $(for ((i = 1; i <= N; i++)); do printf 'a%s %s, ' "$i" "${DOWN_MS[$((i - 1))]%+}"; done)chain $chain_down_ms, most down at once $max_down"
 echo "wvcoord: ${PROBLEMS:-all nodes running, no upgrade blocked}"
 result=
 case $scenario in
@@ -592,6 +702,11 @@ blocked)
   result="nobody switched: $U_READY/$N ready, need $U_QUORUM; every node runs $V1 past height $H" ;;
 late)
   result="a1-a3 switched at height $H; a4's binary was published when its node was at $late_height, past the height; a4 then downloaded it and caught up" ;;
+partition)
+  a4_new=$(jq -rs --argjson t "$heal_ms" '[.[] | select(.event == "start" and .t_ns / 1000000 >= $t)][0]' "$(home 4)/data/fakenode.events")
+  catch_s=$(awk -v a="$heal_ms" -v b="$(jq -r '.t_ns / 1000000' <<<"$a4_new")" 'BEGIN { printf "%.1f", (b - a) / 1000 }')
+  echo "partition: a4 cut off at height $cut_height; blocked while cut off: $a4_waiting; healed at height $heal_height; $V2 started $catch_s s after the heal, at height $(jq -r .height <<<"$a4_new")"
+  result="a1-a3 (a quorum of 3) switched to $V2 at height $H while a4 was cut off; a4 was blocked and ran $V1 on to height $heal_height; once healed it heard the others' votes and caught up to $V2" ;;
 crash)
   echo "a4 before the upgrade: given up after $((MAX_RESTARTS[4] + 1)) starts; wvcoord said: $failed_problems"
   if [ "${NODE[4]}" = failed ]; then

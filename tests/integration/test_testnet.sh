@@ -10,7 +10,7 @@ source "$(dirname "$0")/lib_testnet.sh"
 
 # usage: --help exits 0 and names the scenarios; a wrong scenario or flag exits 2, naming it
 "$TESTNET" --help >"$T/help.out" || fail "--help exited $?"
-for s in at-height blocked rolling late crash --no-wait; do grep -q -- "$s" "$T/help.out" || fail "--help lacks $s"; done
+for s in at-height blocked rolling late crash partition --no-wait; do grep -q -- "$s" "$T/help.out" || fail "--help lacks $s"; done
 set +e
 "$TESTNET" --scenario nope >"$T/bad.out" 2>&1
 rc1=$?

@@ -18,7 +18,7 @@
 #include <sys/time.h>
 
 #define COMPONENT "gossip"
-#define GOSSIP_HWM 1000          /* messages queued per peer before PUB/SUB drops */
+#define GOSSIP_HWM 100           /* messages queued per peer: a backlog older than this is no use */
 #define GOSSIP_READ_BATCH 256    /* messages read per wake-up, so one flood can't starve the loop */
 #define GOSSIP_FRESH_MIN_MS 3000 /* a vote stays live at least this long, whatever the beat */
 #define GOSSIP_LIVE_BEATS 3      /* for restart slots, a member silent this long counts as down */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 /* wire_state_t.node of a node that is up and serving (agent lifecycle state). */
+#define FLEET_RELAYERS 2 /* agents that relay a member to one that misses it */
 #define FLEET_NODE_RUNNING "running"
 /* How many hex digits of a key name a member in messages: enough to tell members apart. */
 #define FLEET_SHORT_HEX 8
@@ -472,7 +473,7 @@ bool fleet_slot_free(const fleet_t *self, const uint8_t self_key[IDENTITY_PUBKEY
 }
 
 /* The index of validator m among the validators in key order, -1 for an observer. */
-static int s_validator_index(const fleet_t *self, const fleet_member_t *m)
+int fleet_validator_index(const fleet_t *self, const fleet_member_t *m)
 {
     int index = 0;
     for (size_t i = 0; i < fleet_count(self); i++) {
@@ -500,24 +501,57 @@ void fleet_hears(const fleet_t *self, const fleet_member_t *me, int64_t now_ms, 
     *out_len = (size_t)(index + 7) / 8;
 }
 
+/* Does x's "hears" bitmap have validator index bit? */
+static bool s_hears(const fleet_member_t *x, int bit)
+{
+    size_t byte = (size_t)bit / 8;
+    return bit >= 0 && byte < x->state.hears_len && (x->state.hears[byte] & (1u << (bit % 8)));
+}
+
+/* Of the validators x hears (the ones that can reach it), the FLEET_RELAYERS lowest keys among
+ * those that hear m directly, or, when none does, among all of them (m's state may reach them by
+ * another relay): is `me` one of them? Every agent computes this from the same states, so each
+ * gap gets a couple of relayers, not the whole fleet. */
+static bool s_chosen_relayer(const fleet_t *self, const fleet_member_t *me, const fleet_member_t *x,
+                             int m_bit, int64_t now_ms, int64_t fresh_ms)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        int rank = 0;
+        bool me_seen = false;
+        for (size_t i = 0; i < self->count && rank < FLEET_RELAYERS; i++) {
+            const fleet_member_t *v = self->members[i];
+            int v_bit = fleet_validator_index(self, v);
+            if (v == x || v_bit == m_bit || !v->validator || !s_hears(x, v_bit) ||
+                !s_fresh(v, now_ms, fresh_ms))
+                continue;
+            if (pass == 0 && !s_hears(v, m_bit))
+                continue;
+            rank++;
+            me_seen = me_seen || v == me;
+        }
+        if (rank > 0)
+            return me_seen;
+    }
+    return false;
+}
+
 bool fleet_relay_due(const fleet_t *self, const fleet_member_t *me, const fleet_member_t *m,
                      int64_t now_ms, int64_t quiet_ms, int64_t fresh_ms)
 {
-    if (m == me || m->raw == NULL || m->seq <= m->relayed_seq)
+    (void)quiet_ms;
+    if (m == me || m->raw == NULL || m->seq <= m->relayed_seq || !s_fresh(m, now_ms, fresh_ms))
         return false;
-    if (now_ms - m->direct_ms > quiet_ms)
-        return true;
-    int bit = s_validator_index(self, m);
-    if (bit < 0)
-        return false; /* observers are relayed only by the rule above */
-    for (size_t i = 0; i < fleet_count(self); i++) {
-        const fleet_member_t *x = fleet_at((fleet_t *)self, i);
-        if (x == me || x == m || !x->validator || !x->has_state ||
-            now_ms - x->heard_ms > fresh_ms || x->state.hears_len == 0)
+    int bit = fleet_validator_index(self, m), me_bit = me ? fleet_validator_index(self, me) : -1;
+    if (bit < 0 || me_bit < 0)
+        return false; /* observers relay nothing and are not relayed */
+    for (size_t i = 0; i < self->count; i++) {
+        const fleet_member_t *x = self->members[i];
+        if (x == me || x == m || !x->validator || !s_fresh(x, now_ms, fresh_ms) ||
+            x->state.hears_len == 0 || s_hears(x, bit) || !s_hears(x, me_bit))
             continue;
-        size_t byte = (size_t)bit / 8;
-        if (byte >= x->state.hears_len || !(x->state.hears[byte] & (1u << (bit % 8))))
-            return true; /* x does not hear m: someone must pass m on */
+        /* x misses m and hears us: pass m on if we are among the few chosen for this gap */
+        if (s_chosen_relayer(self, me, x, bit, now_ms, fresh_ms))
+            return true;
     }
     return false;
 }

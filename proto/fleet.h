@@ -59,14 +59,20 @@ int fleet_quorum(const fleet_t *self);     /* q */
 int fleet_update(fleet_t *self, fleet_member_t *m, uint64_t seq, const wire_state_t *st,
                  const uint8_t *raw, size_t raw_len, bool direct, int64_t now_ms, wv_err_t *err);
 
+/* The index of validator m among the validators in key order (its bit in "hears"); -1 for an
+ * observer. */
+int fleet_validator_index(const fleet_t *self, const fleet_member_t *m);
+
 /* The "hears" bitmap of a STATE (wire.h): the validators heard directly within fresh_ms (and
  * `me`, which hears itself), bit i for the i-th validator in key order. */
 void fleet_hears(const fleet_t *self, const fleet_member_t *me, int64_t now_ms, int64_t fresh_ms,
                  uint8_t out[WIRE_HEARS_MAX], size_t *out_len);
 
-/* Should `me` relay member m's latest signed envelope now? Only once per seq of m, and only when
- * someone may miss it: `me` has not heard m directly for quiet_ms (the envelope came through a
- * relay itself), or a validator with a fresh state says in its "hears" that it does not hear m. */
+/* Should `me` relay member m's latest signed envelope now? Once per seq of m, while it is fresh,
+ * and only for a gap someone reports: a validator x with a fresh state whose "hears" lacks m but
+ * has `me`, and `me` among the two lowest keys x hears that hear m directly (or, when none does,
+ * among the two lowest keys x hears). In a full mesh nothing is relayed; a missing link gets two
+ * relayers, not the whole fleet. quiet_ms is unused (kept for the callers' clarity). */
 bool fleet_relay_due(const fleet_t *self, const fleet_member_t *me, const fleet_member_t *m,
                      int64_t now_ms, int64_t quiet_ms, int64_t fresh_ms);
 

@@ -7,7 +7,7 @@
 # (e.g. "ip netns exec NS"); the CLI commands use agent.sock, so they need no wrapper.
 
 FLEET_N=0
-declare -a RPC GP APID KEY FLEET_HOST FLEET_WRAP FLEET_ON_CLEANUP
+declare -a RPC GP APID KEY FLEET_HOST FLEET_WRAP FLEET_ON_CLEANUP FLEET_PEERS_OF
 export WEMIXVISOR_CHAIN_ID=wv-test
 export WEMIXVISOR_HEARTBEAT=${WEMIXVISOR_HEARTBEAT:-200ms}
 export DAEMON_HEALTH_CHECK_INTERVAL=500ms
@@ -28,7 +28,8 @@ fleet_env() {
 # fleet_peers I: every other agent's endpoint, comma-separated, and FLEET_EXTRA_PEERS if set.
 fleet_peers() {
   local j out=
-  for ((j = 1; j <= FLEET_N; j++)); do
+  # FLEET_PEERS_OF[i]: the agents agent i connects to (space-separated indexes); default all
+  for j in ${FLEET_PEERS_OF[$1]:-$(seq 1 "$FLEET_N")}; do
     [ "$j" -eq "$1" ] && continue
     out="${out:+$out,}$(fleet_endpoint "$j")"
   done

@@ -19,6 +19,14 @@ echo "bench: upgrade downtime (1 GiB)" >&2
 downtime=$("$top/tests/bench/upgrade_downtime.sh")
 echo "bench: download and verify (256 MiB)" >&2
 download=$("$top/tests/bench/download_throughput.sh")
+echo "bench: gossip and quorum (4, 16 and 64 agents; about 4 minutes)" >&2
+gossip=$("$top/tests/bench/gossip_quorum.sh")
+echo "bench: wvcoord under load (200 agents, 30 s)" >&2
+coordload=$(WVCOORD=$top/build-bench/coordinator/wvcoord WVLOAD=$top/build-bench/tests/fixtures/wvload \
+  "$top/tests/bench/wvcoord_load.sh")
+echo "bench: testnet downtime (scripts/testnet.sh, at-height and rolling, 3 runs each; about 3 minutes)" >&2
+# a failure here leaves its section saying so; it does not stop the other sections
+tndown=$(WVCOORD=$top/build-bench/coordinator/wvcoord "$top/tests/bench/testnet_downtime.sh") || true
 auto=$(jq -s '.[] | select(.mode == "auto")' <<<"$results")
 poll=$(jq -s '.[] | select(.mode == "poll")' <<<"$results")
 f() { jq -r "$1" <<<"$2"; }
@@ -124,5 +132,55 @@ out="$top/docs/benchmarks.md"
       "$(jq -rn --argjson ms "$(f .ms "$m")" --argjson mib "$(f .mib "$m")" '$mib / ($ms / 1000)')" \
       "$(ratio "$(f .ms "$m")" "$base_dl")"
   done
+  echo
+  "$top/tests/bench/gossip_report.sh" <<<"$gossip"
+  echo
+  echo "## Coordinator under load"
+  echo
+  tr=$(jq -c 'select(.kind == "traffic")' <<<"$coordload")
+  echo "\`wvcoord serve\` subscribed to \`wvload\` (tests/fixtures), which simulates $(f .agents "$tr") validator"
+  echo "agents on one PUB socket: each publishes its signed STATE once a second, spread evenly over the"
+  echo "second, as an agent does. Measured over $(jq -rs '[.[] | select(.kind == "process")][0].seconds | round' <<<"$coordload") s of steady state, all agents heard, no HTTP"
+  echo "request. Baseline: \`wvload\` itself, which signs every message \`wvcoord\` verifies (an Ed25519"
+  echo "verification costs two to three signatures). Memory at the end of the window; the peak is read at"
+  echo "the very end, after the requests below."
+  echo
+  echo "| process | RSS | anonymous | peak RSS | CPU (% of a core) | CPU per message | CPU vs wvload |"
+  echo "|---|---|---|---|---|---|---|"
+  load_cpu=$(jq -s '.[] | select(.process == "wvload") | .cpu_percent' <<<"$coordload")
+  jq -c 'select(.kind == "process")' <<<"$coordload" | while read -r m; do
+    printf '| %s | %.1f MiB | %.1f MiB | %.1f MiB | %.2f %% | %.0f µs | %s |\n' "$(f .process "$m")" \
+      "$(jq -rn --argjson k "$(f .rss_kib "$m")" '$k / 1024')" \
+      "$(jq -rn --argjson k "$(f .anon_kib "$m")" '$k / 1024')" \
+      "$(jq -rn --argjson k "$(f .hwm_kib "$m")" '$k / 1024')" "$(f .cpu_percent "$m")" \
+      "$(jq -rn --argjson c "$(f .cpu_percent "$m")" --argjson r "$(f .offered_per_s "$tr")" '$c / 100 / $r * 1e6')" \
+      "$(ratio "$(f .cpu_percent "$m")" "$load_cpu")"
+  done
+  echo
+  printf 'Messages in the window: %s sent (counted by the heights the agents report), %s received, %s\naccepted, %s lost; dropped: %s; silent members at the end: %s.\n' \
+    "$(f .sent "$tr")" "$(f .messages_in "$tr")" "$(f .received "$tr")" "$(f '.sent - .messages_in' "$tr")" \
+    "$(f '[.dropped | to_entries[] | select(.value > 0) | "\(.value) \(.key)"] | if length == 0 then "none" else join(", ") end' "$tr")" \
+    "$(f .silent "$tr")"
+  echo
+  echo "Then, still under load, $(jq -rs '[.[] | select(.kind == "latency")][0].n' <<<"$coordload") GETs of each path, alternating, timed by curl (\`time_total\`, a new"
+  echo "connection each). Baseline: \`/healthz\` on the same server, which renders nothing. Server CPU:"
+  echo "\`wvcoord\`'s CPU time (all threads) per request over 100 back-to-back GETs of one path on one"
+  echo "connection, with \`wvload\` paused for that moment so that no message is verified meanwhile."
+  echo
+  echo "| path | requests | median | p99 | min | max | body | server CPU | median vs /healthz |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  base_hz=$(jq -s '.[] | select(.kind == "latency" and .path == "/healthz") | .median_ms' <<<"$coordload")
+  jq -c 'select(.kind == "latency")' <<<"$coordload" | while read -r m; do
+    cpu_ms=$(f .cpu_ms "$m") # null when the pause took too long to be clean
+    [ "$cpu_ms" = null ] && cpu_ms=n/a || cpu_ms=$(printf '%.3f ms' "$cpu_ms")
+    printf '| %s | %s | %.2f ms | %.2f ms | %.2f ms | %.2f ms | %s B | %s | %s |\n' "$(f .path "$m")" \
+      "$(f .n "$m")" "$(f .median_ms "$m")" "$(f .p99_ms "$m")" "$(f .min_ms "$m")" "$(f .max_ms "$m")" \
+      "$(f .bytes "$m")" "$cpu_ms" \
+      "$(ratio "$(f .median_ms "$m")" "$base_hz")"
+  done
+  echo
+  echo "With fewer than 100 samples the p99 is the largest sample."
+  echo
+  "$top/tests/bench/testnet_downtime.sh" --report <<<"$tndown"
 } >"$out"
 cat "$out"

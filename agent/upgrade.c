@@ -820,6 +820,9 @@ int upgrade_resume(runner_t *self, wv_err_t *err)
         return 0;
     upgrade_step_t step = s_step_from_name(step_name);
     const char *name = journal_step_upgrade(self->journal);
+    if (step > STEP_READY) /* before that step nothing was touched: not worth a warning */
+        log_warn(COMPONENT, "an earlier agent stopped in the middle of an upgrade; resuming",
+                 LF_STR("name", name), LF_STR("step", step_name));
 
     if (strcmp(step_name, "switching") == 0 &&
         journal_step_str(self->journal, "previous")[0] == 0) {
@@ -835,9 +838,6 @@ int upgrade_resume(runner_t *self, wv_err_t *err)
             return -1;
         return journal_save(self->journal, err);
     }
-    if (step > STEP_READY)
-        log_warn(COMPONENT, "an earlier agent stopped in the middle of an upgrade; resuming",
-                 LF_STR("name", name), LF_STR("step", step_name));
     if (step <= STEP_READY) {
         /* nothing was touched yet: the upgrade is simply offered again */
         if (journal_set_step(self->journal, NULL, 0, NULL, err) != 0)

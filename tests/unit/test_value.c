@@ -475,20 +475,18 @@ static void test_list_checks_every_item_and_names_the_bad_one(void **state)
 {
     (void)state;
     wv_err_t err;
-    assert_int_equal(value_parse_list("WEMIXVISOR_PEERS", "tcp://a:1,tcp://b:2", 8,
-                                      value_parse_endpoint, &err),
-                     0);
-    assert_int_equal(value_parse_list("WEMIXVISOR_PEERS", "tcp://a:1,b:2", 8,
-                                      value_parse_endpoint, &err),
-                     -1);
+    assert_int_equal(
+        value_parse_list("WEMIXVISOR_PEERS", "tcp://a:1,tcp://b:2", 8, value_parse_endpoint, &err),
+        0);
+    assert_int_equal(
+        value_parse_list("WEMIXVISOR_PEERS", "tcp://a:1,b:2", 8, value_parse_endpoint, &err), -1);
     tu_assert_contains(err.msg, "\"b:2\"");
-    assert_int_equal(value_parse_list("WEMIXVISOR_PEERS", "tcp://a:1,,tcp://b:2", 8,
-                                      value_parse_endpoint, &err),
-                     -1);
+    assert_int_equal(
+        value_parse_list("WEMIXVISOR_PEERS", "tcp://a:1,,tcp://b:2", 8, value_parse_endpoint, &err),
+        -1);
     tu_assert_contains(err.msg, "empty item");
-    assert_int_equal(value_parse_list("WEMIXVISOR_PEERS", "tcp://a:1,", 8, value_parse_endpoint,
-                                      &err),
-                     -1);
+    assert_int_equal(
+        value_parse_list("WEMIXVISOR_PEERS", "tcp://a:1,", 8, value_parse_endpoint, &err), -1);
     assert_int_equal(value_parse_list("WEMIXVISOR_PEERS", "tcp://a:1,tcp://a:2,tcp://a:3", 2,
                                       value_parse_endpoint, &err),
                      -1);

@@ -21,7 +21,7 @@ echo "bench: download and verify (256 MiB)" >&2
 download=$("$top/tests/bench/download_throughput.sh")
 echo "bench: gossip and quorum (4, 16 and 64 agents; about 4 minutes)" >&2
 gossip=$("$top/tests/bench/gossip_quorum.sh")
-echo "bench: wvcoord under load (200 agents, 30 s)" >&2
+echo "bench: wvcoord under load (200 agents; about a minute)" >&2
 coordload=$(WVCOORD=$top/build-bench/coordinator/wvcoord WVLOAD=$top/build-bench/tests/fixtures/wvload \
   "$top/tests/bench/wvcoord_load.sh")
 echo "bench: testnet downtime (scripts/testnet.sh, at-height and rolling, 3 runs each; about 3 minutes)" >&2
@@ -137,8 +137,8 @@ out="$top/docs/benchmarks.md"
   echo
   echo "## Coordinator under load"
   echo
-  tr=$(jq -c 'select(.kind == "traffic")' <<<"$coordload")
-  echo "\`wvcoord serve\` subscribed to \`wvload\` (tests/fixtures), which simulates $(f .agents "$tr") validator"
+  traffic=$(jq -c 'select(.kind == "traffic")' <<<"$coordload")
+  echo "\`wvcoord serve\` subscribed to \`wvload\` (tests/fixtures), which simulates $(f .agents "$traffic") validator"
   echo "agents on one PUB socket: each publishes its signed STATE once a second, spread evenly over the"
   echo "second, as an agent does. Measured over $(jq -rs '[.[] | select(.kind == "process")][0].seconds | round' <<<"$coordload") s of steady state, all agents heard, no HTTP"
   echo "request. Baseline: \`wvload\` itself, which signs every message \`wvcoord\` verifies (an Ed25519"
@@ -153,14 +153,17 @@ out="$top/docs/benchmarks.md"
       "$(jq -rn --argjson k "$(f .rss_kib "$m")" '$k / 1024')" \
       "$(jq -rn --argjson k "$(f .anon_kib "$m")" '$k / 1024')" \
       "$(jq -rn --argjson k "$(f .hwm_kib "$m")" '$k / 1024')" "$(f .cpu_percent "$m")" \
-      "$(jq -rn --argjson c "$(f .cpu_percent "$m")" --argjson r "$(f .offered_per_s "$tr")" '$c / 100 / $r * 1e6')" \
+      "$(jq -rn --argjson c "$(f .cpu_percent "$m")" --argjson r "$(f .offered_per_s "$traffic")" '$c / 100 / $r * 1e6')" \
       "$(ratio "$(f .cpu_percent "$m")" "$load_cpu")"
   done
   echo
   printf 'Messages in the window: %s sent (counted by the heights the agents report), %s received, %s\naccepted, %s lost; dropped: %s; silent members at the end: %s.\n' \
-    "$(f .sent "$tr")" "$(f .messages_in "$tr")" "$(f .received "$tr")" "$(f '.sent - .messages_in' "$tr")" \
-    "$(f '[.dropped | to_entries[] | select(.value > 0) | "\(.value) \(.key)"] | if length == 0 then "none" else join(", ") end' "$tr")" \
-    "$(f .silent "$tr")"
+    "$(f .sent "$traffic")" "$(f .messages_in "$traffic")" "$(f .received "$traffic")" "$(f '.sent - .messages_in' "$traffic")" \
+    "$(f '[.dropped | to_entries[] | select(.value > 0) | "\(.value) \(.key)"] | if length == 0 then "none" else join(", ") end' "$traffic")" \
+    "$(f .silent "$traffic")"
+  echo
+  echo "Both processes wake up for every message, and what a wake-up costs depends on what else the"
+  echo "machine runs: the CPU figures vary from run to run more than their ratio."
   echo
   echo "Then, still under load, $(jq -rs '[.[] | select(.kind == "latency")][0].n' <<<"$coordload") GETs of each path, alternating, timed by curl (\`time_total\`, a new"
   echo "connection each). Baseline: \`/healthz\` on the same server, which renders nothing. Server CPU:"

@@ -130,9 +130,32 @@ kill -0 "$coord" 2>/dev/null || die "wvcoord exited"
 # wvload paused (SIGSTOP) so that no message is verified meanwhile. The pause must stay shorter
 # than the 3 heartbeats after which members are shown silent (that would change the document):
 # a path whose phase ran into them gets null.
+# wait_until WHAT SECONDS COMMAND...: polls COMMAND every STEP until it succeeds, or dies.
+wait_until() {
+  local what=$1 deadline=$((SECONDS + $2))
+  shift 2
+  until "$@"; do
+    [ "$SECONDS" -lt "$deadline" ] || die "timed out waiting for: $what"
+    sleep "$STEP"
+  done
+}
+# drained: wvcoord's count of messages in stopped moving (all that wvload queued is verified)
+last_in=-1
+drained() {
+  local now
+  now=$(curl -sf "$url/api/fleet" | jq '.messages_in') || return 1
+  [ "$now" = "$last_in" ] && return 0
+  last_in=$now
+  return 1
+}
+# all_fresh: every member heard within the last second (wvload caught up after a pause)
+all_fresh() {
+  curl -sf "$url/api/fleet" | jq -e 'all(.members[]; .heard_ms_ago != null and .heard_ms_ago < 1000)' >/dev/null
+}
 kill -STOP "$load"
 paused=1
-sleep 0.2 # the messages already queued are verified before the first request
+last_in=-1
+wait_until "wvcoord to verify what is queued" 5 drained
 echo '{}' >"$T/cpu"
 for path in /api/fleet /healthz; do
   t0=$(date +%s.%N) a=$(cpu_ns "$coord")
@@ -143,9 +166,10 @@ for path in /api/fleet /healthz; do
     '. + {($p): (if $late then null else ($b - $a) / 1e6 / $n end)}' "$T/cpu" >"$T/cpu.new"
   mv "$T/cpu.new" "$T/cpu"
   kill -CONT "$load"
-  sleep 2 # wvload catches up; every member is fresh again before the next path
+  wait_until "every member fresh again" 10 all_fresh
   kill -STOP "$load"
-  sleep 0.2
+  last_in=-1
+  wait_until "wvcoord to verify what is queued" 5 drained
 done
 kill -CONT "$load"
 paused=0

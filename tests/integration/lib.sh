@@ -257,3 +257,43 @@ prometheus_check() {
     fi
   done <<<"$1"
 }
+
+# --- the fault suite's end state -----------------------------------------------------------------
+# snapshot_data: records a hash of every file under data/ that is the chain's (the fake node's own
+# height, port and events files and upgrade-info files change as it runs, and are left out).
+data_hashes() {
+  (cd "$DATA" && find . -type f ! -name 'fakenode.*' ! -name 'upgrade-info.json' -print0 |
+    sort -z | xargs -0 -r sha256sum)
+}
+snapshot_data() {
+  data_hashes >"$T/data.snapshot"
+  [ -s "$T/data.snapshot" ] || fail "snapshot_data: no chain data under $DATA to protect"
+}
+
+# leftover_temps: temporary files or dirs the agent writes and renames into place (none may
+# survive an upgrade, failed or not). Backups, journal and binaries are checked elsewhere.
+leftover_temps() {
+  find "$DAEMON_HOME" \( -name '*.tmp.*' -o -name '.*.tmp' -o -name 'data.restore.*' \
+    -o -name 'data.old.*' \) -print 2>/dev/null
+}
+
+# assert_consistent DIR VERSION: the node ends on exactly one consistent version: `current` points
+# at DIR (genesis or upgrades/NAME), exactly one node runs and the latest start was of VERSION, its
+# RPC answers, the journal has no step in progress, the chain data is what snapshot_data recorded,
+# and no temporary file is left. A failure names what is inconsistent.
+assert_consistent() {
+  local dir=$1 version=$2 step
+  current_is "$dir" || fail "inconsistent: current -> $(current_target), expected $dir"
+  wait_for "one node running" 20 node_count_is 1
+  last_started_is "$version" ||
+    fail "inconsistent: the last node started was $(jq -rs '[.[] | select(.event == "start")][-1].version' "$EVENTS"), expected $version"
+  wait_for "the node's RPC" 20 rpc_answers
+  step=$(jq -r '.step // empty' "$DAEMON_HOME/wemixvisor/state.json" 2>/dev/null || true)
+  [ -z "$step" ] || fail "inconsistent: the journal is still at step $step"
+  if [ -f "$T/data.snapshot" ]; then
+    data_hashes >"$T/data.now"
+    diff -u "$T/data.snapshot" "$T/data.now" >"$T/data.diff" ||
+      fail "chain data changed: $(head -20 "$T/data.diff")"
+  fi
+  [ -z "$(leftover_temps)" ] || fail "temporary files left behind: $(leftover_temps | tr '\n' ' ')"
+}

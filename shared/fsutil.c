@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -87,8 +89,10 @@ static int s_open_temp(const char *path, mode_t mode, char *tmp, size_t size, wv
     int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0)
         return err_sys(err, "cannot create a temporary file beside %s", path);
-    if (fchmod(fd, mode) != 0) {
-        err_sys(err, "cannot set the mode of %s", tmp);
+    int rc = fs_temp_hold(fd, tmp, err);
+    if (rc == 0 && fchmod(fd, mode) != 0)
+        rc = err_sys(err, "cannot set the mode of %s", tmp);
+    if (rc != 0) {
         close(fd);
         unlink(tmp);
         return -1;
@@ -111,25 +115,24 @@ static int s_write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
-/* fsync + close + rename + fsync of the directory; removes tmp on failure. */
+/* fsync + rename + close + fsync of the directory; removes tmp on failure. The temp is renamed
+ * while still open, so its lock (fs_temp_hold) lasts as long as its temporary name. */
 static int s_commit_temp(int fd, const char *tmp, const char *path, wv_err_t *err)
 {
     if (fsync(fd) != 0) {
         err_sys(err, "cannot fsync %s", tmp);
+        unlink(tmp);
         close(fd);
-        unlink(tmp);
-        return -1;
-    }
-    if (close(fd) != 0) {
-        err_sys(err, "cannot close %s", tmp);
-        unlink(tmp);
         return -1;
     }
     if (rename(tmp, path) != 0) {
         err_sys(err, "cannot rename %s to %s", tmp, path);
         unlink(tmp);
+        close(fd);
         return -1;
     }
+    if (close(fd) != 0)
+        return err_sys(err, "cannot close %s", path);
     char dir[PATH_MAX];
     if (s_dirname(path, dir, sizeof dir, err) != 0)
         return -1;
@@ -292,4 +295,71 @@ bool fs_is_executable(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111) != 0;
+}
+
+static int s_make_writable(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)ftw;
+    if (flag == FTW_D && (st->st_mode & S_IRWXU) != S_IRWXU)
+        chmod(path, (st->st_mode & 07777) | S_IRWXU); /* failing here shows in the removal */
+    return 0;
+}
+
+static int s_remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+#define REMOVE_TREE_FDS 16
+
+int fs_remove_tree(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? 0 : -1;
+    if (!S_ISDIR(st.st_mode))
+        return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
+    /* directories first (pre-order), so that a read-only one is opened up before its content */
+    nftw(path, s_make_writable, REMOVE_TREE_FDS, FTW_PHYS);
+    return nftw(path, s_remove_entry, REMOVE_TREE_FDS, FTW_DEPTH | FTW_PHYS);
+}
+
+int fs_temp_hold(int fd, const char *path, wv_err_t *err)
+{
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+        return err_sys(err, "cannot lock the temporary %s", path);
+    return 0;
+}
+
+int fs_remove_if_abandoned(const char *path, bool *removed, wv_err_t *err)
+{
+    *removed = false;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        if (errno != ELOOP) /* a symlink is never one of ours: left alone */
+            return err_sys(err, "cannot open %s", path);
+        return 0;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return 0; /* its writer is alive */
+        errno = e;
+        return err_sys(err, "cannot lock %s", path);
+    }
+    int rc = fs_remove_tree(path); /* under the lock: no writer can take it meanwhile */
+    int e = errno;
+    close(fd);
+    if (rc != 0) {
+        errno = e;
+        return err_sys(err, "cannot remove %s", path);
+    }
+    *removed = true;
+    return 0;
 }

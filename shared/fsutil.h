@@ -39,6 +39,20 @@ int fs_readlink(const char *path, char *buf, size_t size, wv_err_t *err);
 /* fsync of a directory, so a rename in it survives a power loss. */
 int fs_fsync_dir(const char *dir, wv_err_t *err);
 
+/* rm -rf without following symlinks; directories without write permission (as an archive may
+ * create them) are made writable first, so that their content can go too. 0, or -1 with errno
+ * of the first thing that could not be removed. A missing path is not an error. */
+int fs_remove_tree(const char *path);
+
+/* Temporary files and dirs (those renamed into place when complete) are flock()ed by their
+ * writer for as long as it writes, so that a later sweep can tell a writer's leftovers (it died:
+ * the lock is free) from work in progress beside it (a CLI command, another process).
+ * fs_temp_hold takes that lock on fd (an open temp file or directory; never blocks: the temp is
+ * new). fs_remove_if_abandoned removes path (tree or file) unless a live process holds it:
+ * *removed says whether it did. */
+int fs_temp_hold(int fd, const char *path, wv_err_t *err);
+int fs_remove_if_abandoned(const char *path, bool *removed, wv_err_t *err);
+
 bool fs_is_dir(const char *path);
 bool fs_is_file(const char *path);
 /* A regular file with at least one execute bit. */

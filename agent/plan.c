@@ -2,6 +2,7 @@
  * scheduled through schedule.h. It never runs an upgrade: the agent's pipeline does, then reports.
  */
 #include "plan.h"
+#include "plan_check.h"
 #include "commands.h"
 #include "download.h"
 #include "fsutil.h"
@@ -26,7 +27,6 @@
 #define PLAN_FILE_MODE 0644
 #define PLAN_TIME_FORMAT "%Y%m%dT%H%M%SZ"
 #define PLAN_TIME_MAX 32
-#define PLAN_PROBLEMS_INIT 16
 
 /* Statuses of a plan and of its upgrades, as written in the plan file. */
 #define ST_ACTIVE "active"       /* plan: its upgrades are scheduled */
@@ -51,15 +51,6 @@ typedef struct {
     char file[NAME_MAX + 1];
     json_t *doc;
 } plan_file_t;
-
-/* Every problem found in a plan: the whole list is shown at once, so that one fix-and-retry
- * round is enough. */
-typedef struct {
-    wv_err_t *items;
-    size_t count;
-    size_t cap;
-    bool oom; /* a problem could not be recorded: the list is incomplete */
-} problems_t;
 
 /* ---------------------------------------------------------------------------------------------
  * Plan files
@@ -191,208 +182,13 @@ static json_t *s_find_upgrade(json_t *doc, const char *name, size_t *index)
     return NULL;
 }
 
-/* ---------------------------------------------------------------------------------------------
- * Validation of a new plan
- */
-
-static void s_problem(problems_t *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void s_problem(problems_t *p, const char *fmt, ...)
-{
-    if (p->count == p->cap) {
-        size_t ncap = p->cap ? p->cap * 2 : PLAN_PROBLEMS_INIT;
-        wv_err_t *grown = realloc(p->items, ncap * sizeof *grown);
-        if (grown == NULL) {
-            p->oom = true;
-            return;
-        }
-        p->items = grown;
-        p->cap = ncap;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(p->items[p->count++].msg, WV_ERR_MAX, fmt, ap);
-    va_end(ap);
-}
-
-/* What the validation of one upgrade needs to know about the world and the earlier upgrades. */
-typedef struct {
-    const wv_config_t *cfg;
-    const journal_t *journal;
-    int64_t current;       /* the chain's height */
-    const char *source;    /* where `current` comes from */
-    scheduled_t *sched;    /* upgrades already scheduled */
-    size_t nsched;         /* how many */
-    json_t *ups;           /* the plan's upgrades */
-    int64_t prev_height;   /* the last valid height before this upgrade, 0 if none */
-    const char *prev_name; /* its upgrade's name */
-} check_ctx_t;
-
-static void s_check_info(check_ctx_t *c, problems_t *p, const char *who, json_t *info)
-{
-    if (!json_is_object(info)) {
-        s_problem(p, "%s: \"info\" must be an object {\"binaries\": {\"%s\": URL}}", who,
-                  download_os_arch());
-        return;
-    }
-    char *text = json_dumps(info, JSON_COMPACT);
-    char url[sizeof(((download_ref_t *)0)->url)];
-    download_ref_t ref;
-    wv_err_t err;
-    if (text == NULL) {
-        p->oom = true;
-    } else if (download_pick_url(text, download_os_arch(), url, sizeof url, &err) != 0) {
-        s_problem(p, "%s: %s; add a URL for \"%s\" or \"any\" under \"binaries\"", who, err.msg,
-                  download_os_arch());
-    } else if (download_parse_ref(url, &ref, &err) != 0) {
-        s_problem(p, "%s: %s; fix the URL", who, err.msg);
-    } else if (ref.kind == DIGEST_NONE && !c->cfg->unsafe_skip_checksum) {
-        s_problem(p,
-                  "%s: the URL %s has no checksum; append ?checksum=sha256:<hex> (or set "
-                  "UNSAFE_SKIP_CHECKSUM=true, not recommended)",
-                  who, url);
-    }
-    free(text);
-}
-
-static void s_check_binary(problems_t *p, const char *who, json_t *binary)
-{
-    const char *path = json_string_value(binary);
-    struct stat st;
-    if (path == NULL || path[0] != '/')
-        s_problem(p, "%s: \"binary\" must be an absolute path to the node binary", who);
-    else if (stat(path, &st) != 0)
-        s_problem(p, "%s: binary %s: %s; give the path to the new node binary", who, path,
-                  strerror(errno));
-    else if (!S_ISREG(st.st_mode))
-        s_problem(p, "%s: binary %s is not a regular file; give the node binary itself", who, path);
-}
-
-/* The name of upgrade i: valid, unique in the plan, never applied or failed, not scheduled. */
-static void s_check_name(check_ctx_t *c, problems_t *p, const char *who, size_t i, json_t *jname)
-{
-    const char *name = json_string_value(jname);
-    wv_err_t err;
-    if (name == NULL) {
-        s_problem(p, "%s: \"name\" is missing or not a string; give e.g. \"v2.0.0\"", who);
-        return;
-    }
-    if (upgrade_name_check(name, &err) != 0) {
-        s_problem(p, "%s: %s", who, err.msg);
-        return;
-    }
-    for (size_t j = 0; j < i; j++) {
-        if (strcmp(s_str(json_array_get(c->ups, j), "name"), name) == 0) {
-            s_problem(p, "%s: the name is used by upgrade #%zu too; give each upgrade its own name",
-                      who, j + 1);
-            break;
-        }
-    }
-    if (journal_applied(c->journal, name))
-        s_problem(p, "%s: already applied (in the journal); give the new release a new name", who);
-    if (journal_failed(c->journal, name))
-        s_problem(p, "%s: failed before (in the journal); give the fixed release a new name", who);
-    for (size_t j = 0; j < c->nsched; j++) {
-        if (strcmp(c->sched[j].info.name, name) == 0)
-            s_problem(p,
-                      "%s: already scheduled at height %lld (%s); cancel it first (wemixvisor "
-                      "upgrade cancel %s) or leave it out of the plan",
-                      who, (long long)c->sched[j].info.height, c->sched[j].path, name);
-    }
-}
-
-static void s_check_height(check_ctx_t *c, problems_t *p, const char *who, json_t *jheight)
-{
-    if (!json_is_integer(jheight) || json_integer_value(jheight) < 1) {
-        s_problem(p, "%s: \"height\" must be an integer from 1 (the first block of the new binary)",
-                  who);
-        return;
-    }
-    int64_t height = (int64_t)json_integer_value(jheight);
-    if (height - 1 <= c->current)
-        s_problem(p,
-                  "%s: height %lld is too low: the chain is at block %lld (%s) and the node must "
-                  "stop at block height - 1; use %lld or higher",
-                  who, (long long)height, (long long)c->current, c->source,
-                  c->current <= INT64_MAX - 2 ? (long long)c->current + 2 : (long long)INT64_MAX);
-    if (c->prev_height > 0 && height <= c->prev_height)
-        s_problem(p,
-                  "%s: height %lld is not above %lld of upgrade %s before it; heights must "
-                  "strictly increase in plan order",
-                  who, (long long)height, (long long)c->prev_height, c->prev_name);
-    for (size_t j = 0; j < c->nsched; j++) {
-        if (c->sched[j].info.height == height)
-            s_problem(p,
-                      "%s: height %lld already has upgrade %s (%s); one upgrade per height: "
-                      "choose another height or cancel that one",
-                      who, (long long)height, c->sched[j].info.name, c->sched[j].path);
-    }
-    c->prev_height = height;
-}
-
-static void s_check_upgrade(check_ctx_t *c, problems_t *p, size_t i)
-{
-    json_t *up = json_array_get(c->ups, i);
-    char who[UPGRADE_NAME_MAX + 64];
-    const char *name = json_string_value(json_object_get(up, "name"));
-    snprintf(who, sizeof who, "upgrade #%zu (%s)", i + 1, name != NULL ? name : "no name");
-    if (!json_is_object(up)) {
-        s_problem(p, "%s: must be an object {\"name\", \"height\", \"info\" | \"binary\"}", who);
-        return;
-    }
-    const char *key;
-    json_t *value;
-    json_object_foreach(up, key, value)
-    {
-        if (strcmp(key, "name") != 0 && strcmp(key, "height") != 0 && strcmp(key, "info") != 0 &&
-            strcmp(key, "binary") != 0 && strcmp(key, "mode") != 0)
-            s_problem(p, "%s: unknown key \"%s\"; the keys are name, height, info, binary, mode",
-                      who, key);
-    }
-    s_check_name(c, p, who, i, json_object_get(up, "name"));
-    s_check_height(c, p, who, json_object_get(up, "height"));
-    c->prev_name = name != NULL ? name : "?";
-    json_t *info = json_object_get(up, "info"), *binary = json_object_get(up, "binary");
-    if (info != NULL && binary != NULL)
-        s_problem(p, "%s: has both \"info\" and \"binary\"; keep exactly one", who);
-    else if (info == NULL && binary == NULL)
-        s_problem(p, "%s: give \"info\" (URLs to download) or \"binary\" (a local path)", who);
-    else if (info != NULL)
-        s_check_info(c, p, who, info);
-    else
-        s_check_binary(p, who, binary);
-    json_t *mode = json_object_get(up, "mode");
-    const char *m = json_string_value(mode);
-    if (mode != NULL && (m == NULL || (strcmp(m, "at-height") != 0 && strcmp(m, "rolling") != 0)))
-        s_problem(p, "%s: \"mode\" must be \"at-height\" (the default) or \"rolling\"", who);
-}
-
-/* Checks the whole plan against itself, the journal, the chain's height and the schedule; every
- * problem goes to p. -1 only when the checks themselves cannot run (err). */
-static int s_validate(const wv_config_t *cfg, const layout_t *l, json_t *doc, problems_t *p,
+/* The checks of plan_check, and one of plan files: no two active plans of one name. */
+static int s_validate(const wv_config_t *cfg, const layout_t *l, json_t *doc, plan_problems_t *p,
                       wv_err_t *err)
 {
-    json_t *jname = json_object_get(doc, "name"), *ups = json_object_get(doc, "upgrades");
-    wv_err_t why;
-    const char *key;
-    json_t *value;
-    json_object_foreach(doc, key, value)
-    {
-        if (strcmp(key, "name") != 0 && strcmp(key, "upgrades") != 0)
-            s_problem(p, "plan: unknown key \"%s\"; a plan has \"name\" and \"upgrades\"", key);
-    }
-    if (!json_is_string(jname))
-        s_problem(p, "plan: \"name\" is missing or not a string; give the plan a name");
-    else if (upgrade_name_check(json_string_value(jname), &why) != 0)
-        s_problem(p, "plan name: %s", why.msg);
-    if (!json_is_array(ups) || json_array_size(ups) == 0) {
-        s_problem(p, "plan: \"upgrades\" must be a non-empty array of upgrades");
-        return 0;
-    }
-    if (json_array_size(ups) > PLAN_MAX_UPGRADES)
-        s_problem(p, "plan: %zu upgrades; at most %d per plan: split it", json_array_size(ups),
-                  PLAN_MAX_UPGRADES);
-
+    if (plan_check(cfg, l, doc, p, err) != 0)
+        return -1;
+    json_t *jname = json_object_get(doc, "name");
     plan_file_t *files;
     size_t nfiles;
     if (s_load_all(l, &files, &nfiles, err) != 0)
@@ -400,27 +196,12 @@ static int s_validate(const wv_config_t *cfg, const layout_t *l, json_t *doc, pr
     for (size_t i = 0; json_is_string(jname) && i < nfiles; i++) {
         if (strcmp(s_str(files[i].doc, "name"), json_string_value(jname)) == 0 &&
             strcmp(s_str(files[i].doc, "status"), ST_ACTIVE) == 0)
-            s_problem(p,
-                      "plan: a plan named %s is active (%s); cancel it first (wemixvisor plan "
-                      "cancel %s) or choose another name",
-                      json_string_value(jname), files[i].path, json_string_value(jname));
+            plan_problem(p,
+                         "plan: a plan named %s is active (%s); cancel it first (wemixvisor plan "
+                         "cancel %s) or choose another name",
+                         json_string_value(jname), files[i].path, json_string_value(jname));
     }
     s_files_free(files, nfiles);
-
-    check_ctx_t c = {.cfg = cfg, .ups = ups};
-    journal_t *journal = journal_load(l->state, err);
-    if (journal == NULL)
-        return -1;
-    if (schedule_list(l, &c.sched, &c.nsched, err) != 0) {
-        journal_destroy(&journal);
-        return -1;
-    }
-    c.journal = journal;
-    c.current = schedule_current_height(cfg, journal, "wemixvisor plan add", &c.source);
-    for (size_t i = 0; i < json_array_size(ups) && i < PLAN_MAX_UPGRADES; i++)
-        s_check_upgrade(&c, p, i);
-    schedule_free(c.sched, c.nsched);
-    journal_destroy(&journal);
     return 0;
 }
 
@@ -518,7 +299,7 @@ static int s_apply(const layout_t *l, json_t *doc, char *path, size_t size, wv_e
     return rc;
 }
 
-static void s_print_problems(const problems_t *p, const char *path)
+static void s_print_problems(const plan_problems_t *p, const char *path)
 {
     fprintf(stderr, "wemixvisor plan add: %s: %zu problem%s; nothing was scheduled:\n", path,
             p->count, p->count == 1 ? "" : "s");
@@ -552,7 +333,7 @@ static int s_cmd_add(const wv_config_t *cfg, const layout_t *l, int argc, char *
         json_decref(doc);
         return EXIT_FAIL;
     }
-    problems_t p = {0};
+    plan_problems_t p = {0};
     int rc = EXIT_FAIL;
     char path[PATH_MAX];
     if (s_validate(cfg, l, doc, &p, &err) != 0)
@@ -573,7 +354,7 @@ static int s_cmd_add(const wv_config_t *cfg, const layout_t *l, int argc, char *
         }
         log_info(COMPONENT, "plan added", LF_STR("plan", s_str(doc, "name")), LF_STR("path", path));
     }
-    free(p.items);
+    plan_problems_free(&p);
     json_decref(doc);
     return rc;
 }

@@ -22,6 +22,8 @@
 #include <sys/stat.h>
 
 #define AGENT_VERSION_MAX 64
+#define UPGRADE_SHA256_HEX 64   /* hex digits of a sha256 */
+#define UPGRADE_BIN_KEY_MAX 160 /* device, inode, size, mtime and ctime of a binary, as text */
 
 /* The steps of an upgrade, in order; each is written to the journal before it starts. */
 typedef enum {
@@ -59,7 +61,17 @@ typedef struct runner {
     upgrade_info_t pending;
     bool pending_now;    /* from data/upgrade-info.json: due at once */
     bool missing_logged; /* the "binary missing" error was said */
-    bool space_logged;   /* the "not enough space" error was said */
+    /* the upgrade binary as verified when the upgrade became ready (upgrade.c): the one switched
+     * to; a file removed or replaced since is not */
+    char bin_sha256[UPGRADE_SHA256_HEX + 1];      /* its sha256 then, "" before */
+    char bin_sha256_of[UPGRADE_NAME_MAX + 1];     /* the upgrade it was verified for */
+    char bin_seen_key[UPGRADE_BIN_KEY_MAX];       /* identity of the file hashed last... */
+    char bin_seen_sha256[UPGRADE_SHA256_HEX + 1]; /* ...and its sha256 */
+    const char *bin_problem; /* why the file in place is not the verified one, NULL if it is */
+    char bin_said[UPGRADE_SHA256_HEX + 1]; /* the file's sha256 when bin_problem was said */
+    bool held_logged;                      /* the "node held" error was said */
+    bool space_logged;                     /* the backup dir's problem was said: */
+    const char *backup_waits;              /* what the backup waits for (status) */
     upgrade_step_t step;
     worker_t *worker; /* backup, hook or restore in progress */
     int hook_index;   /* 0: custom script, 1: upgrades/<name>/pre-upgrade */

@@ -1,6 +1,7 @@
 /* backup: the data dir into a pax archive (zstd, gzip or none) hashed while it is written, and
  * back through libarchive's secure extraction and a rename swap. Not a scheduler, not a worker. */
 #include "backup.h"
+#include "fault.h"
 #include "fsutil.h"
 #include "log.h"
 
@@ -12,12 +13,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fts.h>
-#include <ftw.h>
 #include <limits.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -37,6 +38,10 @@
 #define STAMP_LEN 16
 #define NAME_TRIES 60 /* a name taken in this second: try the following seconds */
 #define SUM_SUFFIX ".sha256"
+#define PROBE_PREFIX ".wemixvisor-probe." /* backup_check_writable()'s empty temp file */
+#define TEMP_INFIX ".tmp."                /* <archive>.tmp.XXXXXX, <archive>.sha256.tmp.XXXXXX */
+#define TEMP_SUFFIX_LEN 6                 /* the XXXXXX of mkostemp */
+#define DEAD_TEMP_AGE_S 60 /* an unlocked temp file unchanged this long is a dead backup's */
 #define SUM_FILE_MAX 4096
 #define SHA256_HEX_LEN 64
 #define LABEL_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
@@ -145,20 +150,6 @@ static int s_write_failed(wv_err_t *err, const char *path, int errnum, const cha
     return err_set(err, "cannot write %s: %s", path, strerror(errnum ? errnum : EIO));
 }
 
-static int s_remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path) == 0 || errno == ENOENT ? 0 : -1;
-}
-
-/* rm -rf without following symlinks. */
-static int s_remove_tree(const char *path)
-{
-    return nftw(path, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 typedef int(visit_fn)(void *ctx, const FTSENT *f, const char *rel, wv_err_t *err);
 
 /* Visits root and everything below it, not following symlinks below root (root itself may be
@@ -235,6 +226,85 @@ int backup_check_space(const char *data_dir, const char *backup_dir, wv_err_t *e
                        "point DAEMON_DATA_BACKUP_DIR at a larger disk",
                        data_dir, (unsigned long long)need, (double)need / MIB, dir,
                        (unsigned long long)free_bytes, (double)free_bytes / MIB, dir);
+    return 0;
+}
+
+static bool s_parse_name(const char *name, char *label, time_t *created);
+
+/* A temp file of this module: <archive name>[.sha256].tmp.XXXXXX, or the writable probe. */
+static int s_is_temp_name(const struct dirent *de)
+{
+    const char *name = de->d_name;
+    if (strncmp(name, PROBE_PREFIX, strlen(PROBE_PREFIX)) == 0)
+        return 1;
+    size_t tail = strlen(TEMP_INFIX) + TEMP_SUFFIX_LEN, sum_len = strlen(SUM_SUFFIX);
+    size_t len = strlen(name);
+    if (len <= tail || strncmp(name + len - tail, TEMP_INFIX, strlen(TEMP_INFIX)) != 0)
+        return 0;
+    len -= tail; /* the archive's (or its checksum file's) name */
+    if (len > sum_len && strncmp(name + len - sum_len, SUM_SUFFIX, sum_len) == 0)
+        len -= sum_len;
+    char base[NAME_MAX + 1], label[BACKUP_LABEL_MAX + 1];
+    snprintf(base, sizeof base, "%.*s", (int)len, name);
+    time_t created;
+    return s_parse_name(base, label, &created);
+}
+
+/* Removes what backups that died (a power cut, kill -9) left: a backup holds a lock on its temp
+ * file while it writes, so a temp file nobody locks that has not changed for a minute is garbage,
+ * and it would keep its space from the next backup. */
+static void s_remove_dead_temps(const char *dir)
+{
+    struct dirent **names;
+    int n = scandir(dir, &names, s_is_temp_name, NULL);
+    for (int i = 0; i < n; i++) {
+        char path[PATH_MAX];
+        struct stat st;
+        int fd = snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name) < (int)sizeof path
+                     ? open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+                     : -1;
+        if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+            time(NULL) - st.st_mtime >= DEAD_TEMP_AGE_S && flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+            unlink(path) == 0)
+            log_warn("backup", "removed the temp file of a backup that did not finish",
+                     LF_STR("path", path), LF_INT("bytes", st.st_size));
+        if (fd >= 0)
+            close(fd);
+        free(names[i]);
+    }
+    if (n >= 0)
+        free(names);
+}
+
+int backup_check_writable(const char *backup_dir, wv_err_t *err)
+{
+    assert(backup_dir);
+    char dir[PATH_MAX], probe[PATH_MAX];
+    if (s_clean_path(backup_dir, dir, sizeof dir, err) != 0)
+        return -1;
+    wv_err_t why = {{0}};
+    if (fs_mkdir_p(dir, BACKUP_DIR_MODE, &why) != 0)
+        return err_set(err,
+                       "backup dir %s cannot be created (%s); point DAEMON_DATA_BACKUP_DIR at a "
+                       "writable directory",
+                       dir, why.msg);
+    s_remove_dead_temps(dir);
+    if (snprintf(probe, sizeof probe, "%s/" PROBE_PREFIX "XXXXXX", dir) >= (int)sizeof probe)
+        return err_set(err, "path too long: %s", dir);
+    int fd = mkostemp(probe, O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        if (e == ENOSPC || e == EDQUOT)
+            return 0; /* writable, only full: the space check says so with the figures */
+        return err_set(err,
+                       "backup dir %s is not writable: %s; %s, or point DAEMON_DATA_BACKUP_DIR at "
+                       "a writable directory",
+                       dir, strerror(e),
+                       e == EROFS ? "remount its file system read-write"
+                                  : "give this user write access to it");
+    }
+    close(fd);
+    unlink(probe);
     return 0;
 }
 
@@ -351,6 +421,7 @@ static int s_copy_file_data(writer_t *w, int fd, const char *path, uint64_t size
             return s_out_failed(w, err);
         left -= (uint64_t)n;
         s_progress_add(&w->progress, (uint64_t)n);
+        fault_pause("backup-data"); /* the fault suite fills the disk here */
     }
     return 0;
 }
@@ -534,6 +605,11 @@ int backup_create(const char *data_dir, const char *backup_dir, const char *labe
     int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0)
         return err_sys(err, "cannot create a temporary file in %s", dir);
+    if (flock(fd, LOCK_EX) != 0) /* while it is locked, s_remove_dead_temps() leaves it alone */
+        log_warn("backup",
+                 "cannot lock the temp file; another backup may remove it if this one "
+                 "stalls for a minute",
+                 LF_STR("path", tmp), LF_STR("reason", strerror(errno)));
     char hex[SHA256_HEX_LEN + 1];
     int rc = fchmod(fd, BACKUP_FILE_MODE) == 0 ? 0 : err_sys(err, "cannot chmod %s", tmp);
     if (rc == 0)
@@ -816,7 +892,7 @@ static int s_swap_into_place(const char *restored, const char *data, bool exists
     }
     if (fs_fsync_dir(parent, err) != 0)
         return -1;
-    if (s_remove_tree(old) != 0)
+    if (fs_remove_tree(old) != 0)
         log_warn("backup", "the replaced data dir could not be removed; remove it by hand",
                  LF_STR("path", old), LF_STR("reason", strerror(errno)));
     return 0;
@@ -849,18 +925,19 @@ int backup_restore(const char *archive, const char *data_dir, wv_err_t *err)
         return err_set(err, "path too long: %s", data);
     if (mkdtemp(tmp) == NULL)
         return err_sys(err, "cannot create a directory beside %s", data);
-    int rc = s_read_archive(archive, tmp, err);
-    if (rc == 0) { /* everything on disk before the swap makes it visible */
-        int fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0 || syncfs(fd) != 0)
-            rc = s_write_failed(err, tmp, errno, parent);
-        if (fd >= 0)
-            close(fd);
-    }
+    /* held while it is filled, so that a sweep at agent start leaves it alone (sweep.h) */
+    int fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = fd < 0 ? err_sys(err, "cannot open %s", tmp) : fs_temp_hold(fd, tmp, err);
+    if (rc == 0)
+        rc = s_read_archive(archive, tmp, err);
+    if (rc == 0 && syncfs(fd) != 0) /* everything on disk before the swap makes it visible */
+        rc = s_write_failed(err, tmp, errno, parent);
     if (rc == 0)
         rc = s_swap_into_place(tmp, data, exists, parent, err);
+    if (fd >= 0)
+        close(fd);
     if (rc != 0) {
-        s_remove_tree(tmp);
+        fs_remove_tree(tmp);
         return -1;
     }
     log_info("backup", "restored", LF_STR("archive", archive), LF_STR("data_dir", data));

@@ -29,6 +29,14 @@ int backup_dir_size(const char *dir, uint64_t *bytes, wv_err_t *err);
  * space than the size of data_dir plus a margin of 5 %, which holds for any compression. */
 int backup_check_space(const char *data_dir, const char *backup_dir, wv_err_t *err);
 
+/* Refuses (naming the dir and what to do) when no file can be created in backup_dir: a read-only
+ * file system, no permission, a path through a regular file. Creates the dir (0700) if missing
+ * and probes it with an empty temp file, so it answers for ACLs and mount options too. A full
+ * disk passes: backup_check_space() is the judge of space. On the way it removes the temp files
+ * of backups that died (a power cut, kill -9): not locked by a live backup_create() and
+ * unchanged for a minute. */
+int backup_check_writable(const char *backup_dir, wv_err_t *err);
+
 /* Archives data_dir into backup_dir (created 0700 if missing) as <label>-<timestamp>.<ext>,
  * written to a temp name, fsynced and renamed, then the .sha256 beside it. The archive holds
  * the directory's content with relative paths (no leading data/). Symlinks are stored as links,

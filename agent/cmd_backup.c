@@ -92,7 +92,8 @@ static int s_create(const wv_config_t *cfg, const layout_t *l, int argc, char **
                        label);
     wv_err_t err = {{0}};
     char path[PATH_MAX];
-    if (backup_check_space(l->data, cfg->backup_dir, &err) != 0 ||
+    if (backup_check_writable(cfg->backup_dir, &err) != 0 ||
+        backup_check_space(l->data, cfg->backup_dir, &err) != 0 ||
         backup_create(l->data, cfg->backup_dir, label, comp, path, sizeof path, &err) != 0)
         return s_fail("create", &err);
     printf("%s\n", path);

@@ -12,7 +12,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
+#include <fts.h>
 #include <jansson.h>
 #include <limits.h>
 #include <openssl/evp.h>
@@ -22,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,7 +37,6 @@
 #define SHA256_HEX_LEN 64
 #define SHA512_HEX_LEN 128
 #define COPY_BLOCK 65536
-#define NFTW_FDS 16
 #define USER_AGENT "wemixvisor"
 
 static pthread_once_t s_curl_once = PTHREAD_ONCE_INIT;
@@ -259,6 +259,7 @@ typedef struct {
     const download_opts_t *opts;
     CURL *curl;
     int fd;                /* the temp file */
+    const char *tmp;       /* its path, for messages */
     EVP_MD_CTX *md;        /* digest of every byte in the file so far */
     const EVP_MD *md_type; /* sha256 or sha512 */
     uint64_t written;      /* bytes in the file */
@@ -268,6 +269,9 @@ typedef struct {
     bool too_large;        /* the write callback refused: over max_bytes */
     bool write_failed;     /* the write callback refused: local I/O error */
     int write_errno;
+    bool no_room;         /* the write callback refused: the disk cannot hold the announced size */
+    uint64_t room_need;   /* then: the bytes still to come */
+    uint64_t room_avail;  /* and the bytes free */
     bool stalled;         /* the progress callback aborted: no byte for stall_timeout_ms */
     int64_t last_byte_ms; /* when the last byte of this attempt came */
     bool bar;             /* draw the bar */
@@ -290,6 +294,25 @@ static int s_restart(fetch_t *f)
     return 0;
 }
 
+/* Does the disk have room for what the server announced? Checked before the first byte: filling
+ * the disk up would starve the node too (it is usually the same disk), and the agent tries again
+ * every half minute. Without a size from the server the writes tell. */
+static bool s_fits(fetch_t *f)
+{
+    curl_off_t left = -1;
+    struct statvfs vfs;
+    if (curl_easy_getinfo(f->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &left) != CURLE_OK ||
+        left < 0 || fstatvfs(f->fd, &vfs) != 0)
+        return true;
+    uint64_t avail = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
+    if ((uint64_t)left <= avail)
+        return true;
+    f->no_room = true;
+    f->room_need = (uint64_t)left;
+    f->room_avail = avail;
+    return false;
+}
+
 static size_t s_on_write(char *data, size_t size, size_t nmemb, void *userdata)
 {
     fetch_t *f = userdata;
@@ -301,6 +324,8 @@ static size_t s_on_write(char *data, size_t size, size_t nmemb, void *userdata)
         curl_easy_getinfo(f->curl, CURLINFO_RESPONSE_CODE, &code);
         /* a resume answered with the whole file: start over (libcurl normally refuses that) */
         if (f->written > 0 && code != HTTP_PARTIAL_CONTENT && s_restart(f) != 0)
+            return 0;
+        if (!s_fits(f))
             return 0;
     }
     if (f->written + n > f->max_bytes) {
@@ -438,6 +463,35 @@ static void s_hex(const unsigned char *bytes, unsigned len, char *out)
     out[2 * len] = '\0';
 }
 
+/* The temp file could not be written; a full disk says where to free space, and how much the
+ * whole download takes when the server said. */
+static int s_write_failed(fetch_t *f, wv_err_t *err)
+{
+    int e = f->write_errno;
+    if (!f->no_room && e != ENOSPC && e != EDQUOT)
+        return err_set(err, "downloading %s: cannot write %s: %s", f->ref->url, f->tmp,
+                       strerror(e));
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", f->tmp);
+    char *slash = strrchr(dir, '/');
+    if (slash != NULL)
+        *slash = '\0';
+    if (f->no_room)
+        return err_set(err,
+                       "downloading %s: it needs %llu bytes and %s has only %llu bytes free; "
+                       "free space there (nothing more was written)",
+                       f->ref->url, (unsigned long long)f->room_need, slash != NULL ? dir : ".",
+                       (unsigned long long)f->room_avail);
+    curl_off_t left = -1;
+    curl_easy_getinfo(f->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &left);
+    char size[64] = "";
+    if (left >= 0)
+        snprintf(size, sizeof size, " (the download is %llu bytes)",
+                 (unsigned long long)(f->attempt_from + (uint64_t)left));
+    return err_set(err, "downloading %s: cannot write %s: %s; free space in %s%s", f->ref->url,
+                   f->tmp, strerror(e), slash != NULL ? dir : ".", size);
+}
+
 /* The transfer loop: attempts with backoff until a complete body or a reason to stop. */
 static int s_transfer(fetch_t *f, wv_err_t *err)
 {
@@ -454,10 +508,8 @@ static int s_transfer(fetch_t *f, wv_err_t *err)
         if (f->too_large || rc == CURLE_FILESIZE_EXCEEDED)
             return err_set(err, "downloading %s: larger than the limit of %llu bytes", f->ref->url,
                            (unsigned long long)f->max_bytes);
-        if (f->write_failed) {
-            errno = f->write_errno;
-            return err_sys(err, "downloading %s: writing the temp file", f->ref->url);
-        }
+        if (f->write_failed || f->no_room)
+            return s_write_failed(f, err);
         /* a server that cannot resume from here: start over at once, and only once */
         bool cannot_resume = rc == CURLE_RANGE_ERROR || code == HTTP_RANGE_NOT_SATISFIABLE;
         if (f->written > 0 && cannot_resume) {
@@ -532,7 +584,7 @@ int download_fetch(const download_ref_t *ref, const char *path, const download_o
     char tmp[PATH_MAX];
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= sizeof tmp)
         return err_set(err, "download path %s is too long", path);
-    fetch_t f = {.ref = ref, .opts = opts, .fd = -1};
+    fetch_t f = {.ref = ref, .opts = opts, .fd = -1, .tmp = tmp};
     f.max_bytes = opts->max_bytes > 0 ? opts->max_bytes : DOWNLOAD_MAX_BYTES;
     f.md_type = ref->kind == DIGEST_SHA512 ? EVP_sha512() : EVP_sha256();
     f.bar = opts->progress_bar && isatty(STDERR_FILENO);
@@ -549,6 +601,8 @@ int download_fetch(const download_ref_t *ref, const char *path, const download_o
         err_sys(err, "cannot create a temp file %s", tmp);
         goto done;
     }
+    if (fs_temp_hold(f.fd, tmp, err) != 0) /* a sweep at agent start leaves it alone */
+        goto done;
     log_info("download", "downloading", LF_STR("url", ref->url), LF_STR("to", path));
     if (s_transfer(&f, err) != 0 || s_verify(&f, err) != 0)
         goto done;
@@ -588,18 +642,11 @@ done:
 /* ---------------------------------------------------------------------------------------------
  * Installing */
 
-static int s_remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
+/* rm -rf of a refused or failed unpack (fs_remove_tree: read-only directories included). */
 static void s_remove_tree(const char *path)
 {
-    if (nftw(path, s_remove_entry, NFTW_FDS, FTW_DEPTH | FTW_PHYS) != 0)
-        log_warn("download", "cannot remove a temp dir", LF_STR("path", path),
+    if (fs_remove_tree(path) != 0)
+        log_warn("download", "cannot remove a temp dir; remove it by hand", LF_STR("path", path),
                  LF_STR("error", strerror(errno)));
 }
 
@@ -637,14 +684,25 @@ static int s_check_entry(struct archive_entry *entry, const char *file, wv_err_t
     return 0;
 }
 
+/* Why libarchive could not write an entry; a full disk says where to free space. */
+static int s_unpack_failed(struct archive *disk, const char *file, const char *name,
+                           const char *space_dir, wv_err_t *err)
+{
+    int e = archive_errno(disk);
+    if (e == ENOSPC || e == EDQUOT)
+        return err_set(err, "%s: cannot unpack %s: %s; free space in %s", file, name, strerror(e),
+                       space_dir);
+    return err_set(err, "%s: cannot unpack %s: %s", file, name, archive_error_string(disk));
+}
+
 /* Writes one entry (header, then its data block by block), counting the bytes against
  * DOWNLOAD_UNPACK_MAX_BYTES. */
 static int s_copy_entry(struct archive *a, struct archive *disk, struct archive_entry *entry,
-                        uint64_t *unpacked, const char *file, wv_err_t *err)
+                        uint64_t *unpacked, const char *file, const char *space_dir, wv_err_t *err)
 {
     const char *name = archive_entry_pathname(entry);
     if (archive_write_header(disk, entry) != ARCHIVE_OK)
-        return err_set(err, "%s: cannot unpack %s: %s", file, name, archive_error_string(disk));
+        return s_unpack_failed(disk, file, name, space_dir, err);
     const void *buf;
     size_t size;
     la_int64_t offset;
@@ -655,18 +713,19 @@ static int s_copy_entry(struct archive *a, struct archive *disk, struct archive_
                            (unsigned long long)DOWNLOAD_UNPACK_MAX_BYTES);
         *unpacked += size;
         if (archive_write_data_block(disk, buf, size, offset) != ARCHIVE_OK)
-            return err_set(err, "%s: cannot unpack %s: %s", file, name, archive_error_string(disk));
+            return s_unpack_failed(disk, file, name, space_dir, err);
     }
     if (r != ARCHIVE_EOF)
         return err_set(err, "%s: %s: %s", file, name, archive_error_string(a));
     if (archive_write_finish_entry(disk) != ARCHIVE_OK)
-        return err_set(err, "%s: cannot unpack %s: %s", file, name, archive_error_string(disk));
+        return s_unpack_failed(disk, file, name, space_dir, err);
     return 0;
 }
 
-/* Unpacks file into the current directory (the temp dir). A file that is no tar or zip is
- * libarchive's "raw" format: the (decompressed) bytes become bin/<daemon_name>. */
-static int s_extract_here(const char *file, const char *daemon_name, wv_err_t *err)
+/* Unpacks file into the current directory (the temp dir, in space_dir). A file that is no tar
+ * or zip is libarchive's "raw" format: the (decompressed) bytes become bin/<daemon_name>. */
+static int s_extract_here(const char *file, const char *space_dir, const char *daemon_name,
+                          wv_err_t *err)
 {
     struct archive *a = archive_read_new();
     struct archive *disk = archive_write_disk_new();
@@ -708,7 +767,7 @@ static int s_extract_here(const char *file, const char *daemon_name, wv_err_t *e
                     (unsigned long long)DOWNLOAD_UNPACK_MAX_BYTES);
             goto done;
         }
-        if (s_copy_entry(a, disk, entry, &unpacked, file, err) != 0)
+        if (s_copy_entry(a, disk, entry, &unpacked, file, space_dir, err) != 0)
             goto done;
     }
     if (r != ARCHIVE_EOF) {
@@ -716,7 +775,7 @@ static int s_extract_here(const char *file, const char *daemon_name, wv_err_t *e
         goto done;
     }
     if (archive_write_close(disk) != ARCHIVE_OK) {
-        err_set(err, "%s: %s", file, archive_error_string(disk));
+        s_unpack_failed(disk, file, "its directories", space_dir, err);
         goto done;
     }
     rc = 0;
@@ -726,8 +785,9 @@ done:
     return rc;
 }
 
-/* Extracts with the temp dir as the working directory, and always comes back. */
-static int s_extract_into(const char *file, const char *dir, const char *daemon_name, wv_err_t *err)
+/* Extracts with the temp dir (in space_dir) as the working directory, and always comes back. */
+static int s_extract_into(const char *file, const char *dir, const char *space_dir,
+                          const char *daemon_name, wv_err_t *err)
 {
     char abs[PATH_MAX];
     if (realpath(file, abs) == NULL)
@@ -739,7 +799,7 @@ static int s_extract_into(const char *file, const char *dir, const char *daemon_
         close(back);
         return err_sys(err, "cannot enter %s", dir);
     }
-    int rc = s_extract_here(abs, daemon_name, err);
+    int rc = s_extract_here(abs, space_dir, daemon_name, err);
     if (fchdir(back) != 0)
         abort(); /* every later relative path would be wrong: better no process than that */
     close(back);
@@ -802,7 +862,13 @@ int download_install(const char *file, const char *upgrades_dir, const char *nam
         return err_set(err, "path %s/.%s.tmp is too long", upgrades_dir, name);
     if (mkdtemp(tmp) == NULL)
         return err_sys(err, "cannot create a temp dir in %s", upgrades_dir);
-    if (chmod(tmp, 0755) != 0 || s_extract_into(file, tmp, daemon_name, err) != 0 ||
+    int hold = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* until it is renamed or removed */
+    if (hold < 0 || fs_temp_hold(hold, tmp, err) != 0) {
+        if (hold < 0)
+            err_sys(err, "cannot open %s", tmp);
+        goto fail;
+    }
+    if (chmod(tmp, 0755) != 0 || s_extract_into(file, tmp, upgrades_dir, daemon_name, err) != 0 ||
         s_place_binary(tmp, file, daemon_name, err) != 0)
         goto fail;
 #ifdef RENAME_NOREPLACE
@@ -813,11 +879,14 @@ int download_install(const char *file, const char *upgrades_dir, const char *nam
         err_sys(err, "cannot rename %s to %s", tmp, target);
         goto fail;
     }
+    close(hold);
     if (fs_fsync_dir(upgrades_dir, err) != 0)
         return -1; /* installed; only durability is in doubt */
     log_info("download", "installed", LF_STR("upgrade", name), LF_STR("dir", target));
     return 0;
 fail:
     s_remove_tree(tmp);
+    if (hold >= 0)
+        close(hold);
     return -1;
 }

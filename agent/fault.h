@@ -15,8 +15,26 @@ static inline void fault_point(const char *name)
     if (want != NULL && strcmp(want, name) == 0)
         raise(SIGKILL);
 }
+
+/* At a pause point whose name equals $WEMIXVISOR_FAULT_PAUSE the process stops itself (SIGSTOP),
+ * the first time only, so that a test can change the world under it (fill the disk) without
+ * racing it, then let it go on with SIGCONT. */
+static inline void fault_pause(const char *name)
+{
+    static int paused;
+    const char *want = getenv("WEMIXVISOR_FAULT_PAUSE");
+    if (!paused && want != NULL && strcmp(want, name) == 0) {
+        paused = 1;
+        raise(SIGSTOP);
+    }
+}
 #else
 static inline void fault_point(const char *name)
+{
+    (void)name;
+}
+
+static inline void fault_pause(const char *name)
 {
     (void)name;
 }

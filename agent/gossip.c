@@ -346,6 +346,8 @@ gossip_t *gossip_new(zloop_t *loop, const wv_config_t *cfg, const layout_t *layo
     }
     self->id = identity_load(path, err);
     self->fleet = fleet_new(rule);
+    if (self->fleet != NULL) /* a replay of a vote sent before we started never counts here */
+        fleet_set_votes_since(self->fleet, s_now_us());
     if (self->id == NULL || self->fleet == NULL ||
         fleet_add_list(self->fleet, "WEMIXVISOR_VALIDATORS", cfg->validators, true, err) != 0 ||
         fleet_add_list(self->fleet, "WEMIXVISOR_OBSERVERS", cfg->observers, false, err) != 0)

@@ -18,6 +18,7 @@
 #include "proc.h"
 #include "status.h"
 #include "supervisor.h"
+#include "sweep.h"
 #include "watcher.h"
 
 #include <czmq.h>
@@ -279,6 +280,8 @@ static int s_on_probe(zloop_t *loop, zsock_t *sock, void *arg)
     if (probe_recv(self->probe, &r) != 0)
         return 0;
     health_state_t before = self->health.state;
+    char error_before[PROBE_ERROR_MAX];
+    snprintf(error_before, sizeof error_before, "%s", self->health.error);
     health_state_t after = health_update(&self->health, &r, zclock_mono());
     supervisor_set_healthy(self->sup, after == HEALTH_HEALTHY || after == HEALTH_SYNCING);
     if (r.ok && supervisor_state(self->sup) == NODE_RUNNING)
@@ -291,6 +294,10 @@ static int s_on_probe(zloop_t *loop, zsock_t *sock, void *arg)
         else
             log_info(COMPONENT, "node health", LF_STR("from", health_name(before)),
                      LF_STR("to", health_name(after)), LF_INT("height", self->health.height));
+    } else if (after == HEALTH_UNRESPONSIVE && strcmp(error_before, self->health.error) != 0) {
+        /* still no good answer, another fault: the operator sees what the RPC does now */
+        log_warn(COMPONENT, "node RPC still failing", LF_STR("health", health_name(after)),
+                 LF_INT("height", self->health.height), LF_STR("error", self->health.error));
     }
     return 0;
 }
@@ -300,16 +307,21 @@ static const char *s_pending_problem(runner_t *self, char *buf, size_t size)
 {
     if (!self->has_pending)
         return NULL;
+    bool no_binary = self->missing_logged || self->bin_problem != NULL;
     if (self->step <= STEP_READY && gate_problem(self)[0] != '\0' &&
-        (self->gate.blocked || !self->missing_logged)) {
+        (self->gate.blocked || !no_binary)) {
         snprintf(buf, size, "%s: %s", self->gate.blocked ? "blocked" : "quorum",
                  gate_problem(self));
         return buf;
     }
+    if (self->bin_problem != NULL) {
+        snprintf(buf, size, "its binary (%s)", self->bin_problem);
+        return buf;
+    }
     if (self->missing_logged)
         return "its binary";
-    if (self->space_logged)
-        return "disk space for the backup";
+    if (self->space_logged && self->backup_waits != NULL)
+        return self->backup_waits;
     if (self->step == STEP_READY && self->gate.armed)
         return "armed";
     return upgrade_step_name(self->step);
@@ -383,6 +395,15 @@ static json_t *s_on_control(const char *cmd, json_t *request, void *arg)
         return json_pack("{s:b, s:s}", "ok", 0, "error",
                          "an upgrade is due and its binary is missing; the old binary is not "
                          "started past its upgrade");
+    if ((start || restart) && self->has_pending && self->bin_problem != NULL &&
+        upgrade_holds_node(self)) {
+        char msg[512];
+        snprintf(msg, sizeof msg,
+                 "upgrade %s is due and its binary is not usable (%s); the old binary is not "
+                 "started past its upgrade height: put the verified binary back (see the log)",
+                 self->pending.name, self->bin_problem);
+        return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+    }
     log_info(COMPONENT, "control", LF_STR("command", cmd));
     node_state_t st = supervisor_state(self->sup);
     self->want_running = !stop;
@@ -488,6 +509,8 @@ static int s_prepare(runner_t *self, wv_err_t *err)
     if (agentlock_stop_orphan(self->layout.root, self->cfg->shutdown_grace_ms,
                               SUPERVISOR_QUIT_WAIT_MS, err) != 0)
         return -1;
+    /* what an agent or a command killed in the middle of a write left behind (sweep.h) */
+    sweep_stale_temps(&self->layout, self->cfg->backup_dir);
     self->journal = journal_load(self->layout.state, err);
     if (self->journal == NULL || upgrade_resume(self, err) != 0)
         return -1;

@@ -11,10 +11,13 @@
 #include "schedule.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +29,7 @@
 #define ENV_ITEM_MAX (PATH_MAX + 64)
 #define PREPARE_RETRY_MS 30000              /* after a failed download */
 #define PREPARE_TIMEOUT_MS (60 * 60 * 1000) /* one download, all its retries included */
+#define BIN_HASH_CHUNK (256 * 1024)         /* an upgrade binary is hashed in reads this large */
 
 static const char *const s_step_names[STEP_COUNT] = {"none",       "ready",     "stopping",
                                                      "backing-up", "hooks",     "switching",
@@ -46,6 +50,8 @@ static upgrade_step_t s_step_from_name(const char *name)
 }
 
 static void s_done_quietly(runner_t *self);
+static void s_forget_binary(runner_t *self);
+static void s_say_held(runner_t *self);
 
 static void s_cancel_step_timer(runner_t *self)
 {
@@ -86,6 +92,7 @@ static void s_clear_pending(runner_t *self)
     self->failure[0] = '\0';
     s_cancel_step_timer(self);
     gate_reset(self);
+    s_forget_binary(self);
 }
 
 /* Is this upgrade behind us, or given up? */
@@ -238,6 +245,7 @@ static bool s_binary_ready(runner_t *self)
             log_info(COMPONENT, "upgrade binary is in place", LF_STR("name", self->pending.name),
                      LF_STR("path", path));
         self->missing_logged = false; /* status and control stop saying it is missing */
+        self->held_logged = false;
         return true;
     }
     s_start_prepare(self);
@@ -261,6 +269,244 @@ static bool s_node_down(runner_t *self)
     return st == NODE_STOPPED || st == NODE_FAILED || st == NODE_CRASHED;
 }
 
+/* --- the verified binary --------------------------------------------------------------- */
+
+/* What an upgrade binary that is not the verified one lacks (status's waiting_for says "its
+ * binary (<this>)"). */
+static const char s_bin_removed[] = "removed after it was verified";
+static const char s_bin_changed[] = "changed after it was verified";
+static const char s_bin_not_exec[] = "not executable any more";
+static const char s_bin_unreadable[] = "unreadable";
+
+/* The sha256 of a file as lower-case hex. */
+static int s_file_sha256(const char *path, char hex[UPGRADE_SHA256_HEX + 1], wv_err_t *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return err_sys(err, "cannot open %s", path);
+    static unsigned char buf[BIN_HASH_CHUNK]; /* only the agent's loop hashes */
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int rc = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1
+                 ? 0
+                 : err_set(err, "cannot hash %s: out of memory", path);
+    ssize_t n = 0;
+    while (rc == 0 && (n = read(fd, buf, sizeof buf)) > 0)
+        rc = EVP_DigestUpdate(ctx, buf, (size_t)n) == 1 ? 0 : err_set(err, "cannot hash %s", path);
+    if (rc == 0 && n < 0)
+        rc = err_sys(err, "cannot read %s", path);
+    if (rc == 0 && (EVP_DigestFinal_ex(ctx, md, &len) != 1 || len * 2 != UPGRADE_SHA256_HEX))
+        rc = err_set(err, "cannot hash %s", path);
+    EVP_MD_CTX_free(ctx);
+    close(fd);
+    for (unsigned int i = 0; rc == 0 && i < len; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    return rc;
+}
+
+/* The sha256 of the upgrade binary st describes, hashed again only when the file changed: a
+ * rename, a rewrite or a chmod changes its identity (device, inode, size, mtime, ctime). The loop
+ * hashes, as the quorum's vote does (gate.c): once per binary, not once per turn. */
+static int s_binary_sha256(runner_t *self, const char *path, const struct stat *st,
+                           char hex[UPGRADE_SHA256_HEX + 1], wv_err_t *err)
+{
+    char key[UPGRADE_BIN_KEY_MAX];
+    snprintf(key, sizeof key, "%llu:%llu:%lld:%lld.%09ld:%lld.%09ld",
+             (unsigned long long)st->st_dev, (unsigned long long)st->st_ino, (long long)st->st_size,
+             (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec, (long long)st->st_ctim.tv_sec,
+             st->st_ctim.tv_nsec);
+    if (strcmp(key, self->bin_seen_key) != 0) {
+        if (s_file_sha256(path, self->bin_seen_sha256, err) != 0) {
+            self->bin_seen_key[0] = '\0';
+            return -1;
+        }
+        snprintf(self->bin_seen_key, sizeof self->bin_seen_key, "%s", key);
+    }
+    snprintf(hex, UPGRADE_SHA256_HEX + 1, "%s", self->bin_seen_sha256);
+    return 0;
+}
+
+static void s_say_binary_problem(runner_t *self, const char *problem, const char *path,
+                                 const char *sha, const char *detail);
+
+static void s_forget_binary(runner_t *self)
+{
+    self->bin_sha256[0] = self->bin_sha256_of[0] = self->bin_seen_key[0] = '\0';
+    self->bin_problem = NULL;
+    self->bin_said[0] = '\0';
+    self->held_logged = false;
+}
+
+static bool s_validator(runner_t *self)
+{
+    return self->gossip != NULL && gossip_is_validator(self->gossip);
+}
+
+/* The upgrade becomes ready: its binary's sha256 is what will be switched to. An agent restarted
+ * while the upgrade was ready keeps the sha256 its journal had (upgrade_resume), so a binary
+ * replaced meanwhile is caught as well. */
+static int s_verify_binary(runner_t *self)
+{
+    char path[PATH_MAX], hex[UPGRADE_SHA256_HEX + 1];
+    struct stat st;
+    wv_err_t err;
+    if (layout_upgrade_bin(&self->layout, self->pending.name, path, sizeof path, &err) != 0 ||
+        (stat(path, &st) != 0 && err_sys(&err, "cannot stat %s", path) != 0) ||
+        s_binary_sha256(self, path, &st, hex, &err) != 0) {
+        s_say_binary_problem(self, s_bin_unreadable, path, "", err.msg);
+        return -1;
+    }
+    self->bin_problem = NULL;
+    if (self->bin_sha256[0] != '\0' && strcmp(self->bin_sha256_of, self->pending.name) == 0) {
+        log_info(COMPONENT,
+                 "upgrade was ready before this agent restarted; its binary must still be the one "
+                 "verified then",
+                 LF_STR("name", self->pending.name), LF_STR("path", path),
+                 LF_STR("verified_sha256", self->bin_sha256), LF_STR("sha256", hex));
+        return 0;
+    }
+    snprintf(self->bin_sha256, sizeof self->bin_sha256, "%s", hex);
+    snprintf(self->bin_sha256_of, sizeof self->bin_sha256_of, "%s", self->pending.name);
+    log_info(COMPONENT, "upgrade binary verified", LF_STR("name", self->pending.name),
+             LF_STR("path", path), LF_STR("sha256", self->bin_sha256));
+    return 0;
+}
+
+/* Says once why the binary in place is not the one verified (and again for another file). */
+static void s_say_binary_problem(runner_t *self, const char *problem, const char *path,
+                                 const char *sha, const char *detail)
+{
+    if (self->bin_problem == problem && strcmp(self->bin_said, sha) == 0)
+        return;
+    self->bin_problem = problem;
+    snprintf(self->bin_said, sizeof self->bin_said, "%s", sha);
+    const char *msg = problem == s_bin_removed
+                          ? "upgrade binary was removed after it was verified; nothing is switched "
+                            "until the verified binary is back at this path"
+                      : problem == s_bin_changed
+                          ? "upgrade binary changed after it was verified; it is not switched to: "
+                            "put the verified binary back, or cancel the upgrade and schedule it "
+                            "again to use the new one"
+                      : problem == s_bin_not_exec
+                          ? "upgrade binary is not executable any more; nothing is switched until "
+                            "it is (chmod +x)"
+                          : "upgrade binary cannot be read to check it; nothing is switched";
+    const char *node = !s_due(self)        ? "runs the old binary until the height"
+                       : s_node_down(self) ? "held stopped: the old binary is not started past "
+                                             "its upgrade height"
+                                           : "left as it is; it is not started again past its "
+                                             "upgrade height";
+    if (problem == s_bin_changed)
+        log_error(COMPONENT, msg, LF_STR("name", self->pending.name), LF_STR("path", path),
+                  LF_STR("verified_sha256", self->bin_sha256), LF_STR("sha256", sha),
+                  LF_STR("node", node));
+    else if (problem == s_bin_unreadable && self->bin_sha256[0] == '\0') /* not verified yet */
+        log_error(COMPONENT, msg, LF_STR("name", self->pending.name), LF_STR("path", path),
+                  LF_STR("node", node), LF_STR("error", detail));
+    else if (problem == s_bin_unreadable)
+        log_error(COMPONENT, msg, LF_STR("name", self->pending.name), LF_STR("path", path),
+                  LF_STR("verified_sha256", self->bin_sha256), LF_STR("node", node),
+                  LF_STR("error", detail));
+    else
+        log_error(COMPONENT, msg, LF_STR("name", self->pending.name), LF_STR("path", path),
+                  LF_STR("verified_sha256", self->bin_sha256), LF_STR("node", node));
+}
+
+/* Is the upgrade binary still the file verified when the upgrade became ready? Asked on every
+ * turn of a ready upgrade, right before the switch and before the new node starts: a binary
+ * removed or replaced meanwhile is never switched to nor started, and the upgrade waits for the
+ * verified one. A validator's binary may be replaced on purpose (the quorum votes on its sha256,
+ * docs/operator.md): while ready (may_reverify), the new file becomes the verified one and the
+ * vote starts over; the quorum then decides. */
+static bool s_binary_still_verified(runner_t *self, bool may_reverify)
+{
+    if (self->bin_sha256[0] == '\0')
+        return true; /* resumed from a journal that kept no sha256: nothing to compare */
+    char path[PATH_MAX], hex[UPGRADE_SHA256_HEX + 1] = "";
+    struct stat st;
+    wv_err_t err = {{0}};
+    const char *problem = NULL;
+    if (layout_upgrade_bin(&self->layout, self->pending.name, path, sizeof path, &err) != 0)
+        problem = s_bin_unreadable;
+    else if (stat(path, &st) != 0)
+        problem = s_bin_removed;
+    else if (!S_ISREG(st.st_mode) || (st.st_mode & 0111) == 0)
+        problem = s_bin_not_exec;
+    else if (s_binary_sha256(self, path, &st, hex, &err) != 0)
+        problem = s_bin_unreadable;
+    else if (strcmp(hex, self->bin_sha256) != 0)
+        problem = s_bin_changed;
+    if (problem == s_bin_changed && may_reverify && s_validator(self)) {
+        log_warn(COMPONENT,
+                 "upgrade binary changed after it was verified; the vote is now for the new "
+                 "binary, and the quorum decides",
+                 LF_STR("name", self->pending.name), LF_STR("path", path),
+                 LF_STR("was_sha256", self->bin_sha256), LF_STR("sha256", hex));
+        snprintf(self->bin_sha256, sizeof self->bin_sha256, "%s", hex);
+        wv_err_t jerr;
+        if (journal_step_set_str(self->journal, "sha256", hex, &jerr) != 0 ||
+            journal_save(self->journal, &jerr) != 0)
+            log_error(COMPONENT, "cannot write the journal", LF_STR("error", jerr.msg));
+        gate_reset(self); /* armed for the old sha256 means nothing for the new one */
+        problem = NULL;
+    }
+    if (problem == NULL) {
+        if (self->bin_problem != NULL)
+            log_info(COMPONENT, "upgrade binary is the verified one again; the upgrade goes on",
+                     LF_STR("name", self->pending.name), LF_STR("sha256", self->bin_sha256));
+        self->bin_problem = NULL;
+        self->bin_said[0] = '\0';
+        self->held_logged = false;
+        return true;
+    }
+    if (problem != s_bin_changed && may_reverify)
+        gate_note_missing(self, s_due(self)); /* no binary here, no vote (as before it came) */
+    s_say_binary_problem(self, problem, path, hex, err.msg);
+    return false;
+}
+
+/* Enters the ready step with the binary's sha256 in the journal (one save: a crash right after it
+ * leaves both). */
+static int s_enter_ready(runner_t *self)
+{
+    wv_err_t err;
+    if (s_verify_binary(self) != 0)
+        return -1;
+    if (journal_set_step(self->journal, self->pending.name, self->pending.height,
+                         s_step_names[STEP_READY], &err) != 0 ||
+        journal_step_set_str(self->journal, "sha256", self->bin_sha256, &err) != 0) {
+        log_error(COMPONENT, "cannot write the journal; the upgrade waits",
+                  LF_STR("name", self->pending.name), LF_STR("error", err.msg));
+        return -1;
+    }
+    return s_enter(self, STEP_READY);
+}
+
+static int s_point_current(runner_t *self, const char *name, wv_err_t *err);
+
+/* The binary was removed or replaced between the stop and the switch: nothing is switched (an
+ * agent killed mid-switch and resumed may have moved `current` already: it goes back). The
+ * upgrade is ready again and waits for the verified binary, as before a stop; the node, stopped
+ * at the height, is held (upgrade_before_start); before it (a rolling upgrade's early slot, given
+ * back) the old binary runs again. Once the binary is back the backup and hooks run again. */
+static void s_back_to_ready(runner_t *self)
+{
+    wv_err_t err;
+    char current[UPGRADE_NAME_MAX + 1], previous[UPGRADE_NAME_MAX + 1];
+    snprintf(previous, sizeof previous, "%s", journal_step_str(self->journal, "previous"));
+    if (previous[0] != '\0' &&
+        layout_current_upgrade(&self->layout, current, sizeof current, NULL) == 0 &&
+        strcmp(current, self->pending.name) == 0 && s_point_current(self, previous, &err) != 0)
+        log_error(COMPONENT, "cannot point current back; fix it by hand",
+                  LF_STR("previous", previous), LF_STR("error", err.msg));
+    self->gate.rolling_early = false;
+    if (journal_step_set_str(self->journal, "rolling_from", "", &err) != 0 ||
+        s_enter(self, STEP_READY) != 0)
+        self->step = STEP_READY; /* journaled further on: a restarted agent stops and checks */
+    runner_kick(self);
+}
+
 static void s_fail(runner_t *self, const char *reason);
 static bool s_later_requested(runner_t *self);
 static void s_start_hooks(runner_t *self);
@@ -268,12 +514,57 @@ static void s_next_hook(runner_t *self);
 
 /* --- backing up ------------------------------------------------------------------------ */
 
+/* What an upgrade whose backup cannot be written waits for (status's waiting_for). */
+static const char s_wait_space[] = "disk space for the backup";
+static const char s_wait_writable[] = "a writable backup dir";
+
+/* Can a backup be written now: a writable backup dir with room for the data? If not, the reason
+ * is in err and backup_waits says what the upgrade waits for. */
+static bool s_backup_possible(runner_t *self, wv_err_t *err)
+{
+    self->backup_waits = NULL;
+    if (backup_check_writable(self->cfg->backup_dir, err) != 0)
+        self->backup_waits = s_wait_writable;
+    else if (backup_check_space(self->layout.data, self->cfg->backup_dir, err) != 0)
+        self->backup_waits = s_wait_space;
+    return self->backup_waits == NULL;
+}
+
+/* A backup that failed because the backup dir had no room left (the disk filled up after the
+ * check before the stop) or could no longer be written is no failure of the upgrade: nothing
+ * has been changed. The upgrade goes back to ready and waits, as it does before a stop, and goes
+ * on by itself once a backup is possible. The old binary never runs past the upgrade height, so
+ * at the height the node stays stopped meanwhile; before it (a rolling upgrade's early slot,
+ * given back here) the old binary runs again. False when a backup is possible now: it failed
+ * for another reason. */
+static bool s_backup_wait_for_room(runner_t *self)
+{
+    wv_err_t err;
+    if (s_backup_possible(self, &err))
+        return false;
+    s_back_to_ready(self);
+    self->space_logged = true;
+    bool held = s_due(self);
+    log_error(COMPONENT,
+              held ? "the backup failed: the backup dir is full or not writable; nothing was "
+                     "changed. The node is left STOPPED (the previous binary cannot go past the "
+                     "upgrade height) and the upgrade goes on by itself once a backup can be "
+                     "written"
+                   : "the backup failed: the backup dir is full or not writable; nothing was "
+                     "changed. The previous binary runs again (before the height) and the "
+                     "upgrade goes on by itself once a backup can be written",
+              LF_STR("name", self->pending.name), LF_STR("dir", self->cfg->backup_dir),
+              LF_STR("waiting_for", self->backup_waits), LF_STR("error", err.msg));
+    return true;
+}
+
 static void s_on_backup_done(int status, bool timed_out, void *arg)
 {
     runner_t *self = arg;
     worker_destroy(&self->worker);
     if (timed_out || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        s_fail(self, "the data backup failed (see the backup lines above)");
+        if (!s_backup_wait_for_room(self))
+            s_fail(self, "the data backup failed (see the backup lines above)");
         return;
     }
     /* the newest archive with our label is the one just written */
@@ -462,6 +753,10 @@ static int s_on_verify_deadline(zloop_t *loop, int timer_id, void *arg)
 
 static void s_switch_and_start(runner_t *self)
 {
+    if (!s_binary_still_verified(self, false)) {
+        s_back_to_ready(self); /* replaced or removed during the stop, the backup or a hook */
+        return;
+    }
     if (s_enter(self, STEP_SWITCHING) != 0)
         return;
     wv_err_t err;
@@ -650,22 +945,31 @@ bool upgrade_watching_height(const runner_t *self)
 
 /* --- the driver -------------------------------------------------------------------------- */
 
+/* The backup's pre-flight, before anything is stopped: a writable backup dir with room. */
 static bool s_space_ok(runner_t *self)
 {
     if (self->cfg->unsafe_skip_backup)
         return true;
     wv_err_t err;
-    if (backup_check_space(self->layout.data, self->cfg->backup_dir, &err) == 0) {
+    const char *said = self->space_logged ? self->backup_waits : NULL;
+    if (s_backup_possible(self, &err)) {
         self->space_logged = false;
         return true;
     }
-    if (!self->space_logged) {
-        self->space_logged = true;
-        log_error(COMPONENT,
-                  "not enough space for the backup; the node keeps running and the "
-                  "upgrade waits for space (or UNSAFE_SKIP_BACKUP=true)",
-                  LF_STR("name", self->pending.name), LF_STR("error", err.msg));
-    }
+    self->space_logged = true;
+    if (said == self->backup_waits)
+        return false; /* said once, and again when the problem changes */
+    const char *msg = s_node_down(self) ? "the backup cannot be written and the node is down; the "
+                                          "upgrade waits (the previous binary is not started "
+                                          "past the upgrade height)"
+                      : self->backup_waits == s_wait_space
+                          ? "not enough space for the backup; the node keeps running and the "
+                            "upgrade waits for space (or UNSAFE_SKIP_BACKUP=true)"
+                          : "the backup dir cannot be written; the node keeps running and the "
+                            "upgrade waits until it can (or UNSAFE_SKIP_BACKUP=true)";
+    log_error(COMPONENT, msg, LF_STR("name", self->pending.name),
+              LF_STR("dir", self->cfg->backup_dir), LF_STR("waiting_for", self->backup_waits),
+              LF_STR("error", err.msg));
     return false;
 }
 
@@ -687,14 +991,23 @@ bool upgrade_reconcile(runner_t *self)
     case STEP_NONE:
         if (!s_binary_ready(self)) {
             gate_note_missing(self, s_due(self));
-            return false; /* the node is left as it is; the tick looks again */
+            s_say_held(self);
+            /* the node is left as it is; one stopped at the height is held without start
+             * attempts; the tick looks again */
+            return s_node_down(self) && upgrade_holds_node(self);
         }
-        if (s_enter(self, STEP_READY) != 0)
+        if (s_enter_ready(self) != 0)
             return false;
         /* fall through */
     case STEP_READY: {
-        if (!gate_allows(self, s_due(self)) || !s_space_ok(self))
+        if (!s_binary_still_verified(self, true)) {
+            s_say_held(self);
+            return s_node_down(self) && upgrade_holds_node(self); /* as above */
+        }
+        if (!gate_allows(self, s_due(self)))
             return false;
+        if (!s_space_ok(self)) /* stopped at the height: held, without start attempts */
+            return s_node_down(self) && s_due(self);
         char previous[UPGRADE_NAME_MAX + 1];
         wv_err_t err;
         if (layout_current_upgrade(&self->layout, previous, sizeof previous, &err) != 0) {
@@ -728,7 +1041,10 @@ bool upgrade_reconcile(runner_t *self)
         return true;
     case STEP_STARTING:
         if (s_node_down(self)) {
-            runner_start_later(self); /* after DAEMON_RESTART_DELAY, if the node is wanted */
+            /* after DAEMON_RESTART_DELAY, if the node is wanted, and only the verified binary:
+             * one replaced since the switch waits, the tick looks again */
+            if (s_binary_still_verified(self, false))
+                runner_start_later(self);
             return true;
         }
         if (supervisor_state(self->sup) == NODE_RUNNING) {
@@ -763,6 +1079,26 @@ static bool s_later_requested(runner_t *self)
     return later;
 }
 
+/* Says once that a due upgrade without a usable binary holds the node, and what to do. */
+static void s_say_held(runner_t *self)
+{
+    if (self->held_logged || self->step > STEP_READY ||
+        (self->bin_problem == NULL && !self->missing_logged) || !upgrade_holds_node(self) ||
+        !s_node_down(self))
+        return;
+    self->held_logged = true;
+    char path[PATH_MAX] = "";
+    layout_upgrade_bin(&self->layout, self->pending.name, path, sizeof path, NULL);
+    log_error(COMPONENT,
+              "the node is held: its upgrade is due and the upgrade binary is not usable, and the "
+              "old binary is not started past its upgrade height. Put the binary in place and the "
+              "upgrade goes on by itself",
+              LF_STR("name", self->pending.name), LF_INT("upgrade_height", self->pending.height),
+              LF_STR("binary", path),
+              LF_STR("problem", self->bin_problem != NULL ? self->bin_problem : "missing"),
+              LF_STR("verified_sha256", self->bin_sha256));
+}
+
 bool upgrade_holds_node(runner_t *self)
 {
     if (!self->has_pending)
@@ -782,13 +1118,14 @@ sup_decision_t upgrade_before_start(runner_t *self)
         s_done(self);
         return self->has_pending ? SUP_HOLD : SUP_PROCEED;
     }
-    if (self->step == STEP_STARTING)
-        return SUP_PROCEED; /* the new binary, after the switch */
+    if (self->step == STEP_STARTING) /* the new binary, after the switch, if still verified */
+        return s_binary_still_verified(self, false) ? SUP_PROCEED : SUP_HOLD;
     if (self->step == STEP_READY && self->gate.blocked) {
         /* no quorum switched: the chain still runs the current rules, and so does this node */
         return SUP_PROCEED;
     }
     if (self->step >= STEP_STOPPING || s_due(self)) {
+        s_say_held(self);
         runner_kick(self);
         return SUP_HOLD; /* the old binary never starts past its upgrade */
     }
@@ -838,6 +1175,10 @@ int upgrade_resume(runner_t *self, wv_err_t *err)
             return -1;
         return journal_save(self->journal, err);
     }
+    /* the sha256 verified at ready is what may be switched to, after this restart too */
+    snprintf(self->bin_sha256, sizeof self->bin_sha256, "%s",
+             journal_step_str(self->journal, "sha256"));
+    snprintf(self->bin_sha256_of, sizeof self->bin_sha256_of, "%s", name);
     if (step <= STEP_READY) {
         /* nothing was touched yet: the upgrade is simply offered again */
         if (journal_set_step(self->journal, NULL, 0, NULL, err) != 0)

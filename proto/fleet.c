@@ -18,7 +18,8 @@
 
 struct fleet {
     quorum_rule_t rule;
-    int validators; /* n, kept as members are added */
+    int validators;          /* n, kept as members are added */
+    uint64_t votes_since_us; /* states with an older seq do not vote (fleet_set_votes_since) */
     size_t count;
     /* Sorted by key. Each member is its own allocation so that the pointers fleet_find and
      * fleet_at hand out stay valid when later adds shift the array. */
@@ -193,6 +194,12 @@ int fleet_quorum(const fleet_t *self)
     return quorum_size(self->validators, self->rule);
 }
 
+void fleet_set_votes_since(fleet_t *self, uint64_t since_us)
+{
+    assert(self != NULL);
+    self->votes_since_us = since_us;
+}
+
 int fleet_update(fleet_t *self, fleet_member_t *m, uint64_t seq, const wire_state_t *st,
                  const uint8_t *raw, size_t raw_len, bool direct, int64_t now_ms, wv_err_t *err)
 {
@@ -269,7 +276,9 @@ void fleet_tally(const fleet_t *self, const char *name, int64_t height,
         const fleet_member_t *m = self->members[i];
         if (!m->validator)
             continue; /* observers publish their state but never vote */
-        if (!s_fresh(m, now_ms, fresh_ms)) {
+        /* Sent before we started listening, a state may be a replay of a vote since withdrawn:
+         * it waits for the member's next one. */
+        if (!s_fresh(m, now_ms, fresh_ms) || m->seq < self->votes_since_us) {
             out->missing++;
             continue;
         }

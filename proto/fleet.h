@@ -54,6 +54,13 @@ quorum_rule_t fleet_rule(const fleet_t *self);
 int fleet_validators(const fleet_t *self); /* n */
 int fleet_quorum(const fleet_t *self);     /* q */
 
+/* Votes count only from states sent at or after since_us (their seq: the sender's clock in
+ * microseconds). An agent sets the time it started: a receiver that restarted has forgotten the
+ * members' last seqs, so a peer replaying a member's older signed STATE (a vote since withdrawn)
+ * would get it accepted until the member's next one arrives; sent before we started, it is not a
+ * vote here. 0, the default: every state may vote (wvcoord, which never votes). */
+void fleet_set_votes_since(fleet_t *self, uint64_t since_us);
+
 /* Records a verified STATE of a member (raw: the envelope, copied; may be NULL). The caller has
  * checked the signature and the seq. */
 int fleet_update(fleet_t *self, fleet_member_t *m, uint64_t seq, const wire_state_t *st,
@@ -92,7 +99,7 @@ typedef struct {
     int done;
     int switching;
     int conflicts; /* validators voting for the same name with another height or sha256 */
-    int missing;   /* validators with no fresh state */
+    int missing;   /* validators with no fresh state (or none sent since fleet_set_votes_since) */
 } fleet_tally_t;
 void fleet_tally(const fleet_t *self, const char *name, int64_t height,
                  const uint8_t sha256[WIRE_SHA256_LEN], int64_t now_ms, int64_t fresh_ms,

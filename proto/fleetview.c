@@ -43,7 +43,7 @@ static json_t *s_member_json(const fleet_member_t *m, bool self, int64_t now_ms,
                      m->has_state ? m->state.version : "", "node",
                      m->has_state ? m->state.node : "unknown", "health",
                      m->has_state ? m->state.health : "unknown", "heard_ms_ago", heard, "direct",
-                     self || (m->direct_ms > 0 && m->direct_ms == m->heard_ms), "live",
+                     self || (m->direct_ms > 0 && m->direct_ms >= m->heard_ms), "live",
                      s_live(m, now_ms, fresh_ms), "upgrades", ups);
 }
 

@@ -72,8 +72,13 @@ inbox_result_t inbox_accept(fleet_t *fleet, const char *chain, const uint8_t *se
     bool direct = memcmp(hop, e.from, IDENTITY_PUBKEY_LEN) == 0;
     wire_seq_verdict_t v = wire_seq_check(m->has_state, m->seq, e.seq, now_us);
     if (v != WIRE_SEQ_FRESH) {
-        if ((v == WIRE_SEQ_DUPLICATE || v == WIRE_SEQ_OLD) && direct && wire_envelope_verify(&e))
-            m->direct_ms = now_ms; /* heard directly, behind a relayed copy: still direct */
+        /* The latest message again, straight from its origin behind a relayed copy: the member
+         * is heard directly after all (protocol.md 7), once per seq. An older one with the
+         * origin's key frame is a replay: it must neither make the member look heard directly
+         * (its "hears" bit would stop the relays it needs) nor cost a signature check. */
+        if (v == WIRE_SEQ_DUPLICATE && direct && m->direct_ms < m->heard_ms &&
+            wire_envelope_verify(&e))
+            m->direct_ms = now_ms;
         return s_drop(stats, s_seq_drop(v), reason, detail, detail_size, m->hex);
     }
     if (strcmp(e.type, WIRE_TYPE_STATE) != 0)

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <ftw.h>
+#include <fts.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -297,24 +297,6 @@ bool fs_is_executable(const char *path)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111) != 0;
 }
 
-static int s_make_writable(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)ftw;
-    if (flag == FTW_D && (st->st_mode & S_IRWXU) != S_IRWXU)
-        chmod(path, (st->st_mode & 07777) | S_IRWXU); /* failing here shows in the removal */
-    return 0;
-}
-
-static int s_remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path) == 0 || errno == ENOENT ? 0 : -1;
-}
-
-#define REMOVE_TREE_FDS 16
-
 int fs_remove_tree(const char *path)
 {
     struct stat st;
@@ -322,9 +304,32 @@ int fs_remove_tree(const char *path)
         return errno == ENOENT ? 0 : -1;
     if (!S_ISDIR(st.st_mode))
         return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
-    /* directories first (pre-order), so that a read-only one is opened up before its content */
-    nftw(path, s_make_writable, REMOVE_TREE_FDS, FTW_PHYS);
-    return nftw(path, s_remove_entry, REMOVE_TREE_FDS, FTW_DEPTH | FTW_PHYS);
+    char *roots[] = {(char *)path, NULL};
+    FTS *fts = fts_open(roots, FTS_PHYSICAL | FTS_NOCHDIR, NULL);
+    int failed = fts == NULL ? errno : 0;
+    FTSENT *f;
+    while (fts != NULL && (f = fts_read(fts)) != NULL) {
+        int rc = 0, e = 0;
+        mode_t mode = f->fts_statp->st_mode & 07777;
+        if (f->fts_info == FTS_D) /* before fts reads it: an archive may have made it read-only */
+            rc = (mode & S_IRWXU) == S_IRWXU ? 0 : chmod(f->fts_accpath, mode | S_IRWXU);
+        else if (f->fts_info == FTS_DP || f->fts_info == FTS_DNR)
+            rc = rmdir(f->fts_accpath);
+        else if (f->fts_info == FTS_ERR || f->fts_info == FTS_NS)
+            e = f->fts_errno;
+        else
+            rc = unlink(f->fts_accpath);
+        if (rc != 0)
+            e = errno;
+        if (e != 0 && e != ENOENT && failed == 0)
+            failed = e;
+    }
+    if (fts != NULL && errno != 0 && failed == 0) /* fts_read() ends with NULL and errno 0 */
+        failed = errno;
+    if (fts != NULL)
+        fts_close(fts);
+    errno = failed;
+    return failed == 0 ? 0 : -1;
 }
 
 int fs_temp_hold(int fd, const char *path, wv_err_t *err)

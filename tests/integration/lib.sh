@@ -260,9 +260,11 @@ prometheus_check() {
 
 # --- the fault suite's end state -----------------------------------------------------------------
 # snapshot_data: records a hash of every file under data/ that is the chain's (the fake node's own
-# height, port and events files and upgrade-info files change as it runs, and are left out).
+# height, port and events files and upgrade-info files, and their temp copies, change as it runs,
+# and are left out).
 data_hashes() {
-  (cd "$DATA" && find . -type f ! -name 'fakenode.*' ! -name 'upgrade-info.json' -print0 |
+  (cd "$DATA" && find . -type f ! -name 'fakenode.*' ! -name '.fakenode.*' ! -name 'upgrade-info.json' \
+    ! -name '.upgrade-info*' -print0 |
     sort -z | xargs -0 -r sha256sum)
 }
 snapshot_data() {
@@ -270,11 +272,25 @@ snapshot_data() {
   [ -s "$T/data.snapshot" ] || fail "snapshot_data: no chain data under $DATA to protect"
 }
 
+# seed_chain_data BYTES: a chain data file of BYTES random bytes, recorded by snapshot_data.
+seed_chain_data() {
+  mkdir -p "$DATA/chaindata"
+  head -c "$1" /dev/urandom >"$DATA/chaindata/000001.ldb"
+  snapshot_data
+}
+
+# schedule_staged NAME HEIGHT: `wemixvisor upgrade schedule` of the binary install_upgrade staged.
+schedule_staged() {
+  "$WEMIXVISOR" upgrade schedule "$1" --height "$2" --binary "$T/stage/$1" >"$T/schedule.out" 2>&1 ||
+    fail "schedule: $(cat "$T/schedule.out")"
+}
+
 # leftover_temps: temporary files or dirs the agent writes and renames into place (none may
-# survive an upgrade, failed or not). Backups, journal and binaries are checked elsewhere.
+# survive an upgrade, failed or not; the running fake node's own come and go). Backups, journal
+# and binaries are checked elsewhere.
 leftover_temps() {
   find "$DAEMON_HOME" \( -name '*.tmp.*' -o -name '.*.tmp' -o -name 'data.restore.*' \
-    -o -name 'data.old.*' \) -print 2>/dev/null
+    -o -name 'data.old.*' \) ! -name '.fakenode.*' ! -name '.upgrade-info*' -print 2>/dev/null
 }
 
 # assert_consistent DIR VERSION: the node ends on exactly one consistent version: `current` points

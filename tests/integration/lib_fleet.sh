@@ -267,3 +267,55 @@ fleet_check_serial() {
     prev_end=$e prev=$i
   done <<<"$list"
 }
+
+# --- the fault suite's end state, per agent of a fleet -------------------------------------------
+# fleet_node_pids I: agent I's fake node processes that are alive (not zombies).
+fleet_node_pids() {
+  local p data
+  data="$(fleet_home "$1")/data"
+  for p in $(pgrep -f -- "--datadir $data --http.port" || true); do
+    [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" = Z ] && continue
+    grep -q fakenode "/proc/$p/cmdline" 2>/dev/null && echo "$p"
+  done
+  return 0
+}
+fleet_node_count_is() { [ "$(fleet_node_pids "$1" | wc -l)" -eq "$2" ]; }
+# fleet_runs I VERSION: agent I says (status --json) that its node is running, of VERSION, as the
+# process it last started, and that no upgrade is pending.
+fleet_runs() {
+  local pid
+  pid=$(fleet_start_field "$1" "$(fleet_starts "$1")" pid)
+  fleet_env "$1" "$WEMIXVISOR" status --json 2>/dev/null | jq -e --arg v "$2" --argjson pid "${pid:-0}" \
+    '.state == "running" and .version == $v and .pid == $pid and .pending_upgrade == null' >/dev/null
+}
+# fleet_assert_consistent I DIR VERSION: agent I ends on exactly one consistent version: `current`
+# points at DIR (genesis or upgrades/NAME), exactly one node runs, the latest start was of VERSION
+# and is the node the agent reports running (status --json: state, version, pid), nothing is
+# pending, the journal has no step in progress and no temporary file is left. A failure names what
+# is inconsistent.
+fleet_assert_consistent() {
+  local i=$1 dir=$2 version=$3 home step left
+  home=$(fleet_home "$i")
+  fleet_current_is "$i" "$dir" ||
+    fleet_fail "agent $i inconsistent: current -> $(readlink "$home/wemixvisor/current"), expected $dir"
+  fleet_wait "agent $i: exactly one node running" 20 fleet_node_count_is "$i" 1
+  fleet_started_is "$i" "$(fleet_starts "$i")" "$version" ||
+    fleet_fail "agent $i inconsistent: the last node started was $(fleet_start_field "$i" "$(fleet_starts "$i")" version), expected $version"
+  fleet_node_alive "$i" || fleet_fail "agent $i: its last node is not alive"
+  fleet_wait "agent $i reports its node running $version" 20 fleet_runs "$i" "$version"
+  step=$(jq -r '.step // empty' "$home/wemixvisor/state.json" 2>/dev/null || true)
+  [ -z "$step" ] || fleet_fail "agent $i inconsistent: the journal is still at step $step"
+  left=$(find "$home" \( -name '*.tmp.*' -o -name '.*.tmp' -o -name 'data.restore.*' \
+    -o -name 'data.old.*' \) -print 2>/dev/null)
+  [ -z "$left" ] || fleet_fail "agent $i: temporary files left behind: $(tr '\n' ' ' <<<"$left")"
+}
+
+# fleet_coord_done FILE VERSION NAME: wvcoord's fleet document (status --json or /api/fleet) in
+# FILE shows every validator heard, running VERSION with upgrade NAME done, and NAME done by all.
+fleet_coord_done() {
+  jq -e --arg v "$2" --arg n "$3" --argjson nv "$FLEET_N" '
+    ([.members[] | select(.role == "validator")] | length == $nv and
+      all(.[]; .version == $v and .node == "running" and (.silent | not) and
+        any(.upgrades[]; .name == $n and .phase == "done"))) and
+    any(.upgrades[]; .name == $n and .done == $nv and .ready == $nv)' "$1" >/dev/null
+}

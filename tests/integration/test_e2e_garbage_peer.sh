@@ -2,8 +2,9 @@
 # End to end: a peer floods every agent (and wvcoord) with bad signatures, another chain's
 # messages and unknown keys, hundreds a second, while 4 validators go through a quorum-gated
 # upgrade. Nothing of it counts: every message is dropped and counted by reason, the agents keep
-# answering on their control socket and keep hearing each other, the upgrade completes on all
-# four, and wvcoord reports them all on v2.0.0 with the drops counted.
+# answering on their control socket, keep heartbeating (`peers --json` .sent rises) and keep
+# hearing each other live and directly, the upgrade completes on all four, and wvcoord reports
+# them all on v2.0.0 with the drops counted. (test_fault_flood.sh floods far harder.)
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_fleet.sh"
 : "${WVCOORD:?set by ctest}"
@@ -34,6 +35,17 @@ for i in 1 2 3 4; do fleet_wait "agent $i counts the junk by reason" 20 dropped 
 # the control socket answers during the flood
 for i in 1 2 3 4; do
   [ "$(fleet_status "$i" .state)" = running ] || fleet_fail "agent $i: status did not answer during the flood"
+done
+# and the heartbeats go on: each agent's count of STATEs sent (`peers --json` .sent) keeps rising,
+# and the other three keep hearing it live and directly
+for i in 1 2 3 4; do
+  base=$(fleet_sent "$i")
+  fleet_wait "agent $i's heartbeat goes on during the flood" 20 fleet_sent_at_least "$i" $((base + 5))
+  for j in 1 2 3 4; do
+    [ "$j" -eq "$i" ] && continue
+    fleet_peers_json "$j" | jq -e --arg k "${KEY[$i]}" '.members[] | select(.key == $k) | .live and .direct' >/dev/null ||
+      fleet_fail "agent $j does not hear agent $i live and directly during the flood"
+  done
 done
 
 AGENTS=$(for i in 1 2 3 4; do printf '%s,' "$(fleet_endpoint "$i")"; done)

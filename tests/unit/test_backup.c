@@ -7,11 +7,13 @@
 #include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -593,6 +595,83 @@ static void test_create_on_a_full_disk_leaves_nothing_behind(void **state)
     assert_int_equal(names, 0);
 }
 
+static void test_check_writable_creates_the_dir_and_names_what_is_wrong(void **state)
+{
+    const char *tmp = *state;
+    char backups[PATH_MAX], file[PATH_MAX], under_file[PATH_MAX], ro[PATH_MAX], p[PATH_MAX];
+    s_path(backups, tmp, "new/backups");
+    wv_err_t err = {{0}};
+    assert_int_equal(backup_check_writable(backups, &err), 0); /* created 0700, probe removed */
+    struct stat st;
+    assert_int_equal(stat(backups, &st), 0);
+    assert_int_equal(st.st_mode & 07777, BACKUP_DIR_MODE);
+    DIR *d = opendir(backups);
+    assert_non_null(d);
+    int names = 0;
+    for (struct dirent *de; (de = readdir(d)) != NULL;)
+        names += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+    closedir(d);
+    assert_int_equal(names, 0);
+    /* a path through a regular file */
+    s_path(file, tmp, "file");
+    s_path(under_file, file, "backups");
+    s_write_random(file, 10, 1, 0600);
+    assert_int_equal(backup_check_writable(under_file, &err), -1);
+    tu_assert_contains(err.msg, under_file);
+    tu_assert_contains(err.msg, "is not a directory");
+    tu_assert_contains(err.msg, "DAEMON_DATA_BACKUP_DIR");
+    /* a read-only file system (root ignores modes, not a read-only mount) */
+    s_path(ro, tmp, "ro");
+    if (mkdir(ro, 0755) != 0 || mount("tmpfs", ro, "tmpfs", MS_RDONLY, "size=1m") != 0) {
+        fprintf(stderr, "skipped: cannot mount a read-only tmpfs on %s (%s)\n", ro,
+                strerror(errno));
+        skip();
+    }
+    s_path(p, ro, "backups");
+    err_clear(&err);
+    int rc = backup_check_writable(ro, &err), rc_missing = backup_check_writable(p, NULL);
+    umount2(ro, MNT_DETACH);
+    assert_int_equal(rc, -1);
+    tu_assert_contains(err.msg, ro);
+    tu_assert_contains(err.msg, "Read-only file system; remount its file system read-write");
+    assert_int_equal(rc_missing, -1);
+}
+
+/* Sets path's mtime to age_s seconds ago. */
+static void s_age(const char *path, time_t age_s)
+{
+    struct timespec times[2] = {{time(NULL) - age_s, 0}, {time(NULL) - age_s, 0}};
+    assert_int_equal(utimensat(AT_FDCWD, path, times, 0), 0);
+}
+
+static void test_check_writable_removes_what_dead_backups_left(void **state)
+{
+    const char *tmp = *state;
+    char dead[PATH_MAX], dead_sum[PATH_MAX], locked[PATH_MAX], fresh[PATH_MAX], other[PATH_MAX];
+    s_path(dead, tmp, "pre-v2-20250102T030405Z.tar.zst.tmp.AbC123");
+    s_path(dead_sum, tmp, "manual-20250102T030405Z.tar.sha256.tmp.xYz789");
+    s_path(locked, tmp, "pre-v3-20250102T030405Z.tar.tmp.LoCkEd");
+    s_path(fresh, tmp, "pre-v4-20250102T030405Z.tar.tmp.FrEsH1");
+    s_path(other, tmp, "notes.tmp.123456"); /* not a name a backup writes */
+    const char *all[] = {dead, dead_sum, locked, fresh, other};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        s_write_random(all[i], 1000, i, 0600);
+        if (all[i] != fresh)
+            s_age(all[i], 3600);
+    }
+    int fd = open(locked, O_RDONLY | O_CLOEXEC); /* a live backup, stalled for an hour */
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX), 0);
+    wv_err_t err = {{0}};
+    assert_int_equal(backup_check_writable(tmp, &err), 0);
+    close(fd);
+    assert_int_equal(access(dead, F_OK), -1);
+    assert_int_equal(access(dead_sum, F_OK), -1);
+    assert_int_equal(access(locked, F_OK), 0);
+    assert_int_equal(access(fresh, F_OK), 0);
+    assert_int_equal(access(other, F_OK), 0);
+}
+
 int main(void)
 {
 /* Each test works in its own temp dir, passed as *state. */
@@ -611,6 +690,8 @@ int main(void)
         TEST(test_two_backups_in_one_second_get_different_names),
         TEST(test_check_space_needs_the_data_size_plus_five_percent),
         TEST(test_create_on_a_full_disk_leaves_nothing_behind),
+        TEST(test_check_writable_creates_the_dir_and_names_what_is_wrong),
+        TEST(test_check_writable_removes_what_dead_backups_left),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +33,7 @@
 #define TIMEOUT_MS 5000
 #define DAEMON "wemixd"
 #define SCRIPT "#!/bin/sh\necho wemixd v2\n"
+#define NOBODY_ID 65534 /* who a test run as root installs as, so that permission bits count */
 
 /* ---------------------------------------------------------------------------------------------
  * The fake release server: serves one body at any path, optionally with Range, drops, stalls or
@@ -776,6 +779,70 @@ static void test_install_refuses_an_existing_upgrade(void **state)
     assert_int_equal(download_install(p.archive, p.upgrades, "..", DAEMON, &err), -1);
 }
 
+/* Counts the entries of dir without cmocka (for a child process); -1 if it cannot be read. */
+static int s_count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return -1;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
+}
+
+/* The install of a refused archive, as the user the test runs as: 0 when it failed as expected
+ * and left upgrades/ empty. */
+static int s_refused_install_leaves_nothing(const install_paths_t *p)
+{
+    wv_err_t err = {{0}};
+    if (download_install(p->archive, p->upgrades, "v2", DAEMON, &err) == 0)
+        return 1;
+    if (strstr(err.msg, "neither bin/" DAEMON) == NULL)
+        return 2;
+    return s_count_entries(p->upgrades) == 0 ? 0 : 3;
+}
+
+/* A refused archive whose directories are read-only, or unreadable, leaves no temp dir behind,
+ * also for a user who is not root (root ignores permission bits: as root the install runs in a
+ * child process as nobody). */
+static void test_install_removes_read_only_dirs_of_a_refused_archive(void **state)
+{
+    const char *dir = *state;
+    char home[PATH_MAX];
+    snprintf(home, sizeof home, "%s/user", dir);
+    assert_int_equal(mkdir(home, 0755), 0);
+    install_paths_t p = s_paths(home);
+    const entry_t entries[] = {{"ro", NULL, NULL, 0555},
+                               {"ro/file", "x", NULL, 0444},
+                               {"locked", NULL, NULL, 0},
+                               {"locked/deep", NULL, NULL, 0555},
+                               {"locked/deep/file", "y", NULL, 0644},
+                               {NULL, NULL, NULL, 0}}; /* no binary: refused once unpacked */
+    s_make_archive(p.archive, AR_TAR_GZ, entries);
+    if (geteuid() != 0) {
+        assert_int_equal(s_refused_install_leaves_nothing(&p), 0);
+        return;
+    }
+    assert_int_equal(chmod(dir, 0755), 0);
+    assert_int_equal(chown(home, NOBODY_ID, NOBODY_ID), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (setgroups(0, NULL) != 0 || setgid(NOBODY_ID) != 0 || setuid(NOBODY_ID) != 0)
+            _exit(4);
+        _exit(s_refused_install_leaves_nothing(&p));
+    }
+    static const char *const why[] = {"", "the install succeeded", "it failed for another reason",
+                                      "a temp dir was left in upgrades/", "cannot become nobody"};
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) < sizeof why / sizeof why[0]);
+    if (WEXITSTATUS(status) != 0)
+        fail_msg("as uid %d: %s", NOBODY_ID, why[WEXITSTATUS(status)]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -795,6 +862,7 @@ int main(void)
         SERVED(test_fetch_follows_an_http_redirect_only),
 #define IN_TMP(t) cmocka_unit_test_setup_teardown(t, tu_tmpdir_setup, tu_tmpdir_teardown)
         IN_TMP(test_install_a_raw_binary),
+        IN_TMP(test_install_removes_read_only_dirs_of_a_refused_archive),
         IN_TMP(test_install_a_tar_gz_with_bin),
         IN_TMP(test_install_a_tar_zst_with_the_binary_at_the_root),
         IN_TMP(test_install_a_zip),

@@ -373,6 +373,32 @@ static void test_stale_states_count_as_missing(void **state)
     fleet_destroy(&f);
 }
 
+static void test_votes_sent_before_the_start_do_not_count(void **state)
+{
+    (void)state;
+    fleet_t *f = s_fleet(4, 0, QUORUM_WBFT);
+    for (int i = 1; i <= 3; i++)
+        s_vote(f, i, WIRE_PHASE_READY); /* seq 1 */
+    assert_int_equal(s_tally(f).ready, 3);
+    /* An agent that started at time 100 has forgotten every member's last seq: a peer replaying
+     * older signed votes would get them accepted. Sent before the start, they are no votes. */
+    fleet_set_votes_since(f, 100);
+    fleet_tally_t t = s_tally(f);
+    assert_int_equal(t.ready, 0);
+    assert_int_equal(t.missing, 4);
+    /* member 2's next state, sent after the start, votes again */
+    static wire_state_t st;
+    st = s_member(f, 2)->state;
+    wv_err_t err = {{0}};
+    assert_int_equal(fleet_update(f, s_member(f, 2), 100, &st, NULL, 0, true, NOW_MS, &err), 0);
+    t = s_tally(f);
+    assert_int_equal(t.ready, 1);
+    assert_int_equal(t.missing, 3);
+    /* heights are not votes: an old report still counts for the network height */
+    assert_int_equal(fleet_network_height(f), 900);
+    fleet_destroy(&f);
+}
+
 /* ---- network height ---- */
 
 static void test_network_height_is_the_qth_highest(void **state)
@@ -620,6 +646,7 @@ int main(void)
         cmocka_unit_test(test_tally_counts_identical_triples_only),
         cmocka_unit_test(test_observers_never_count),
         cmocka_unit_test(test_stale_states_count_as_missing),
+        cmocka_unit_test(test_votes_sent_before_the_start_do_not_count),
         cmocka_unit_test(test_network_height_is_the_qth_highest),
         cmocka_unit_test(test_network_height_needs_q_reports),
         cmocka_unit_test(test_slot_goes_to_the_lowest_armed_key),

@@ -184,6 +184,15 @@ static void test_replays_are_dropped_and_relays_are_duplicates(void **state)
     assert_int_equal(s_offer(fx, fx->b, first, l1, NOW_US, &why), INBOX_DROPPED);
     assert_int_equal(why, INBOX_DROP_OLD);
     assert_int_equal(m->state.height, 11);
+    /* and replayed verbatim, a's own key frame included, a second later: old, and it does not
+     * make a look heard directly (its "hears" bit would stop the relays it may need) */
+    char detail[256];
+    assert_int_equal(inbox_accept(fx->fleet, CHAIN, NULL, 2, identity_pubkey(fx->a),
+                                  IDENTITY_PUBKEY_LEN, first, l1, NOW_MS + 1000, NOW_US, &fx->stats,
+                                  &why, detail, sizeof detail),
+                     INBOX_DROPPED);
+    assert_int_equal(why, INBOX_DROP_OLD);
+    assert_int_equal(m->direct_ms, NOW_MS);
     free(first);
     free(second);
 }

@@ -39,7 +39,12 @@ typedef enum {
     STEP_COUNT
 } upgrade_step_t;
 
-typedef struct runner {
+typedef struct runner runner_t;
+
+/* hooks.h: the pre-upgrade scripts are over (why NULL) or failed for why. */
+typedef void(hooks_done_fn)(runner_t *self, const char *why);
+
+struct runner {
     const wv_config_t *cfg;
     layout_t layout;
     zloop_t *loop;
@@ -73,8 +78,9 @@ typedef struct runner {
     bool space_logged;                     /* the backup dir's problem was said: */
     const char *backup_waits;              /* what the backup waits for (status) */
     upgrade_step_t step;
-    worker_t *worker; /* backup, hook or restore in progress */
-    int hook_index;   /* 0: custom script, 1: upgrades/<name>/pre-upgrade */
+    worker_t *worker;          /* backup, hook or restore in progress */
+    hooks_done_fn *hooks_done; /* hooks.h: who hears the end of the scripts */
+    int hook_index;            /* 0: custom script, 1: upgrades/<name>/pre-upgrade */
     int hook_attempt;
     int step_timer;         /* hook retry backoff or verification deadline, -1 if none */
     uint64_t prepare_after; /* no new download before this (monotonic ms) */
@@ -100,7 +106,7 @@ typedef struct runner {
     struct stat version_of;          /* the binary that version was read from */
     gossip_t *gossip;                /* the validators' gossip, NULL when not configured */
     gate_t gate;                     /* what the quorum says of the upgrade in hand (gate.c) */
-} runner_t;
+};
 
 /* Asks for a reconcile on the next loop turn (runner.c). */
 void runner_kick(runner_t *self);

@@ -4,7 +4,9 @@
  * starts, so an agent killed anywhere resumes or rolls back from there (upgrade_resume). */
 #include "agent.h"
 #include "backup.h"
+#include "binguard.h"
 #include "fault.h"
+#include "hooks.h"
 #include "fsutil.h"
 #include "log.h"
 #include "plan.h"
@@ -22,14 +24,10 @@
 #include <unistd.h>
 
 #define COMPONENT "upgrade"
-#define HOOK_EXIT_ABORT 30   /* a hook exiting 30 fails the upgrade at once */
-#define HOOK_BACKOFF_MS 1000 /* first retry of a failing hook; doubles */
-#define BACKUP_TIMEOUT_MS 0  /* a backup runs as long as the data needs */
-#define HEIGHT_SAVE_MS 5000  /* the journal's height is refreshed at most this often */
-#define ENV_ITEM_MAX (PATH_MAX + 64)
-#define PREPARE_RETRY_MS 30000              /* after a failed download */
+#define BACKUP_TIMEOUT_MS 0    /* a backup runs as long as the data needs */
+#define HEIGHT_SAVE_MS 5000    /* the journal's height is refreshed at most this often */
+#define PREPARE_RETRY_MS 30000 /* after a failed download */
 #define PREPARE_TIMEOUT_MS (60 * 60 * 1000) /* one download, all its retries included */
-#define BIN_HASH_CHUNK (256 * 1024)         /* an upgrade binary is hashed in reads this large */
 
 static const char *const s_step_names[STEP_COUNT] = {"none",       "ready",     "stopping",
                                                      "backing-up", "hooks",     "switching",
@@ -50,7 +48,6 @@ static upgrade_step_t s_step_from_name(const char *name)
 }
 
 static void s_done_quietly(runner_t *self);
-static void s_forget_binary(runner_t *self);
 static void s_say_held(runner_t *self);
 
 static void s_cancel_step_timer(runner_t *self)
@@ -92,7 +89,7 @@ static void s_clear_pending(runner_t *self)
     self->failure[0] = '\0';
     s_cancel_step_timer(self);
     gate_reset(self);
-    s_forget_binary(self);
+    binguard_forget(self);
 }
 
 /* Is this upgrade behind us, or given up? */
@@ -269,201 +266,18 @@ static bool s_node_down(runner_t *self)
     return st == NODE_STOPPED || st == NODE_FAILED || st == NODE_CRASHED;
 }
 
-/* --- the verified binary --------------------------------------------------------------- */
-
-/* What an upgrade binary that is not the verified one lacks (status's waiting_for says "its
- * binary (<this>)"). */
-static const char s_bin_removed[] = "removed after it was verified";
-static const char s_bin_changed[] = "changed after it was verified";
-static const char s_bin_not_exec[] = "not executable any more";
-static const char s_bin_unreadable[] = "unreadable";
-
-/* The sha256 of a file as lower-case hex. */
-static int s_file_sha256(const char *path, char hex[UPGRADE_SHA256_HEX + 1], wv_err_t *err)
+/* What happens to the node while the upgrade binary is not the verified one (logged with it). */
+static const char *s_node_note(runner_t *self)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return err_sys(err, "cannot open %s", path);
-    static unsigned char buf[BIN_HASH_CHUNK]; /* only the agent's loop hashes */
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int rc = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1
-                 ? 0
-                 : err_set(err, "cannot hash %s: out of memory", path);
-    ssize_t n = 0;
-    while (rc == 0 && (n = read(fd, buf, sizeof buf)) > 0)
-        rc = EVP_DigestUpdate(ctx, buf, (size_t)n) == 1 ? 0 : err_set(err, "cannot hash %s", path);
-    if (rc == 0 && n < 0)
-        rc = err_sys(err, "cannot read %s", path);
-    if (rc == 0 && (EVP_DigestFinal_ex(ctx, md, &len) != 1 || len * 2 != UPGRADE_SHA256_HEX))
-        rc = err_set(err, "cannot hash %s", path);
-    EVP_MD_CTX_free(ctx);
-    close(fd);
-    for (unsigned int i = 0; rc == 0 && i < len; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    return rc;
+    return !s_due(self)        ? "runs the old binary until the height"
+           : s_node_down(self) ? "held stopped: the old binary is not started past its upgrade "
+                                 "height"
+                               : "left as it is; it is not started again past its upgrade height";
 }
 
-/* The sha256 of the upgrade binary st describes, hashed again only when the file changed: a
- * rename, a rewrite or a chmod changes its identity (device, inode, size, mtime, ctime). The loop
- * hashes, as the quorum's vote does (gate.c): once per binary, not once per turn. */
-static int s_binary_sha256(runner_t *self, const char *path, const struct stat *st,
-                           char hex[UPGRADE_SHA256_HEX + 1], wv_err_t *err)
-{
-    char key[UPGRADE_BIN_KEY_MAX];
-    snprintf(key, sizeof key, "%llu:%llu:%lld:%lld.%09ld:%lld.%09ld",
-             (unsigned long long)st->st_dev, (unsigned long long)st->st_ino, (long long)st->st_size,
-             (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec, (long long)st->st_ctim.tv_sec,
-             st->st_ctim.tv_nsec);
-    if (strcmp(key, self->bin_seen_key) != 0) {
-        if (s_file_sha256(path, self->bin_seen_sha256, err) != 0) {
-            self->bin_seen_key[0] = '\0';
-            return -1;
-        }
-        snprintf(self->bin_seen_key, sizeof self->bin_seen_key, "%s", key);
-    }
-    snprintf(hex, UPGRADE_SHA256_HEX + 1, "%s", self->bin_seen_sha256);
-    return 0;
-}
-
-static void s_say_binary_problem(runner_t *self, const char *problem, const char *path,
-                                 const char *sha, const char *detail);
-
-static void s_forget_binary(runner_t *self)
-{
-    self->bin_sha256[0] = self->bin_sha256_of[0] = self->bin_seen_key[0] = '\0';
-    self->bin_problem = NULL;
-    self->bin_said[0] = '\0';
-    self->held_logged = false;
-}
-
-static bool s_validator(runner_t *self)
-{
-    return self->gossip != NULL && gossip_is_validator(self->gossip);
-}
-
-/* The upgrade becomes ready: its binary's sha256 is what will be switched to. An agent restarted
- * while the upgrade was ready keeps the sha256 its journal had (upgrade_resume), so a binary
- * replaced meanwhile is caught as well. */
-static int s_verify_binary(runner_t *self)
-{
-    char path[PATH_MAX], hex[UPGRADE_SHA256_HEX + 1];
-    struct stat st;
-    wv_err_t err;
-    if (layout_upgrade_bin(&self->layout, self->pending.name, path, sizeof path, &err) != 0 ||
-        (stat(path, &st) != 0 && err_sys(&err, "cannot stat %s", path) != 0) ||
-        s_binary_sha256(self, path, &st, hex, &err) != 0) {
-        s_say_binary_problem(self, s_bin_unreadable, path, "", err.msg);
-        return -1;
-    }
-    self->bin_problem = NULL;
-    if (self->bin_sha256[0] != '\0' && strcmp(self->bin_sha256_of, self->pending.name) == 0) {
-        log_info(COMPONENT,
-                 "upgrade was ready before this agent restarted; its binary must still be the one "
-                 "verified then",
-                 LF_STR("name", self->pending.name), LF_STR("path", path),
-                 LF_STR("verified_sha256", self->bin_sha256), LF_STR("sha256", hex));
-        return 0;
-    }
-    snprintf(self->bin_sha256, sizeof self->bin_sha256, "%s", hex);
-    snprintf(self->bin_sha256_of, sizeof self->bin_sha256_of, "%s", self->pending.name);
-    log_info(COMPONENT, "upgrade binary verified", LF_STR("name", self->pending.name),
-             LF_STR("path", path), LF_STR("sha256", self->bin_sha256));
-    return 0;
-}
-
-/* Says once why the binary in place is not the one verified (and again for another file). */
-static void s_say_binary_problem(runner_t *self, const char *problem, const char *path,
-                                 const char *sha, const char *detail)
-{
-    if (self->bin_problem == problem && strcmp(self->bin_said, sha) == 0)
-        return;
-    self->bin_problem = problem;
-    snprintf(self->bin_said, sizeof self->bin_said, "%s", sha);
-    const char *msg = problem == s_bin_removed
-                          ? "upgrade binary was removed after it was verified; nothing is switched "
-                            "until the verified binary is back at this path"
-                      : problem == s_bin_changed
-                          ? "upgrade binary changed after it was verified; it is not switched to: "
-                            "put the verified binary back, or cancel the upgrade and schedule it "
-                            "again to use the new one"
-                      : problem == s_bin_not_exec
-                          ? "upgrade binary is not executable any more; nothing is switched until "
-                            "it is (chmod +x)"
-                          : "upgrade binary cannot be read to check it; nothing is switched";
-    const char *node = !s_due(self)        ? "runs the old binary until the height"
-                       : s_node_down(self) ? "held stopped: the old binary is not started past "
-                                             "its upgrade height"
-                                           : "left as it is; it is not started again past its "
-                                             "upgrade height";
-    if (problem == s_bin_changed)
-        log_error(COMPONENT, msg, LF_STR("name", self->pending.name), LF_STR("path", path),
-                  LF_STR("verified_sha256", self->bin_sha256), LF_STR("sha256", sha),
-                  LF_STR("node", node));
-    else if (problem == s_bin_unreadable && self->bin_sha256[0] == '\0') /* not verified yet */
-        log_error(COMPONENT, msg, LF_STR("name", self->pending.name), LF_STR("path", path),
-                  LF_STR("node", node), LF_STR("error", detail));
-    else if (problem == s_bin_unreadable)
-        log_error(COMPONENT, msg, LF_STR("name", self->pending.name), LF_STR("path", path),
-                  LF_STR("verified_sha256", self->bin_sha256), LF_STR("node", node),
-                  LF_STR("error", detail));
-    else
-        log_error(COMPONENT, msg, LF_STR("name", self->pending.name), LF_STR("path", path),
-                  LF_STR("verified_sha256", self->bin_sha256), LF_STR("node", node));
-}
-
-/* Is the upgrade binary still the file verified when the upgrade became ready? Asked on every
- * turn of a ready upgrade, right before the switch and before the new node starts: a binary
- * removed or replaced meanwhile is never switched to nor started, and the upgrade waits for the
- * verified one. A validator's binary may be replaced on purpose (the quorum votes on its sha256,
- * docs/operator.md): while ready (may_reverify), the new file becomes the verified one and the
- * vote starts over; the quorum then decides. */
 static bool s_binary_still_verified(runner_t *self, bool may_reverify)
 {
-    if (self->bin_sha256[0] == '\0')
-        return true; /* resumed from a journal that kept no sha256: nothing to compare */
-    char path[PATH_MAX], hex[UPGRADE_SHA256_HEX + 1] = "";
-    struct stat st;
-    wv_err_t err = {{0}};
-    const char *problem = NULL;
-    if (layout_upgrade_bin(&self->layout, self->pending.name, path, sizeof path, &err) != 0)
-        problem = s_bin_unreadable;
-    else if (stat(path, &st) != 0)
-        problem = s_bin_removed;
-    else if (!S_ISREG(st.st_mode) || (st.st_mode & 0111) == 0)
-        problem = s_bin_not_exec;
-    else if (s_binary_sha256(self, path, &st, hex, &err) != 0)
-        problem = s_bin_unreadable;
-    else if (strcmp(hex, self->bin_sha256) != 0)
-        problem = s_bin_changed;
-    if (problem == s_bin_changed && may_reverify && s_validator(self)) {
-        log_warn(COMPONENT,
-                 "upgrade binary changed after it was verified; the vote is now for the new "
-                 "binary, and the quorum decides",
-                 LF_STR("name", self->pending.name), LF_STR("path", path),
-                 LF_STR("was_sha256", self->bin_sha256), LF_STR("sha256", hex));
-        snprintf(self->bin_sha256, sizeof self->bin_sha256, "%s", hex);
-        wv_err_t jerr;
-        if (journal_step_set_str(self->journal, "sha256", hex, &jerr) != 0 ||
-            journal_save(self->journal, &jerr) != 0)
-            log_error(COMPONENT, "cannot write the journal", LF_STR("error", jerr.msg));
-        gate_reset(self); /* armed for the old sha256 means nothing for the new one */
-        problem = NULL;
-    }
-    if (problem == NULL) {
-        if (self->bin_problem != NULL)
-            log_info(COMPONENT, "upgrade binary is the verified one again; the upgrade goes on",
-                     LF_STR("name", self->pending.name), LF_STR("sha256", self->bin_sha256));
-        self->bin_problem = NULL;
-        self->bin_said[0] = '\0';
-        self->held_logged = false;
-        return true;
-    }
-    if (problem != s_bin_changed && may_reverify)
-        gate_note_missing(self, s_due(self)); /* no binary here, no vote (as before it came) */
-    s_say_binary_problem(self, problem, path, hex, err.msg);
-    return false;
+    return binguard_still_verified(self, may_reverify, s_due(self), s_node_note(self));
 }
 
 /* Enters the ready step with the binary's sha256 in the journal (one save: a crash right after it
@@ -471,7 +285,7 @@ static bool s_binary_still_verified(runner_t *self, bool may_reverify)
 static int s_enter_ready(runner_t *self)
 {
     wv_err_t err;
-    if (s_verify_binary(self) != 0)
+    if (binguard_verify(self, s_node_note(self)) != 0)
         return -1;
     if (journal_set_step(self->journal, self->pending.name, self->pending.height,
                          s_step_names[STEP_READY], &err) != 0 ||
@@ -510,7 +324,6 @@ static void s_back_to_ready(runner_t *self)
 static void s_fail(runner_t *self, const char *reason);
 static bool s_later_requested(runner_t *self);
 static void s_start_hooks(runner_t *self);
-static void s_next_hook(runner_t *self);
 
 /* --- backing up ------------------------------------------------------------------------ */
 
@@ -615,115 +428,20 @@ static void s_start_backup(runner_t *self)
 
 /* --- hooks ------------------------------------------------------------------------------ */
 
-/* The hook of index i (0: the custom script, 1: upgrades/<name>/pre-upgrade), "" if none. */
-static void s_hook_path(runner_t *self, int i, char *buf, size_t size)
-{
-    buf[0] = '\0';
-    if (i == 0 && self->cfg->custom_preupgrade != NULL) {
-        snprintf(buf, size, "%s", self->cfg->custom_preupgrade);
-    } else if (i == 1) {
-        char dir[PATH_MAX];
-        if (layout_upgrade_dir(&self->layout, self->pending.name, dir, sizeof dir, NULL) == 0 &&
-            fs_join(buf, size, NULL, dir, "pre-upgrade", NULL) == 0 && !fs_is_file(buf))
-            buf[0] = '\0';
-    }
-}
-
-static int s_on_hook_retry(zloop_t *loop, int timer_id, void *arg);
-
-static void s_on_hook_done(int status, bool timed_out, void *arg)
-{
-    runner_t *self = arg;
-    worker_destroy(&self->worker);
-    char path[PATH_MAX];
-    s_hook_path(self, self->hook_index, path, sizeof path);
-    int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    if (!timed_out && code == 0) {
-        log_info(COMPONENT, "pre-upgrade script succeeded", LF_STR("script", path));
-        self->hook_index++;
-        self->hook_attempt = 0;
-        s_next_hook(self);
-        return;
-    }
-    char why[PATH_MAX + 128];
-    if (timed_out)
-        snprintf(why, sizeof why, "pre-upgrade script %s timed out", path);
-    else if (code < 0)
-        snprintf(why, sizeof why, "pre-upgrade script %s was killed by a signal", path);
-    else
-        snprintf(why, sizeof why, "pre-upgrade script %s exited %d", path, code);
-    if (code == HOOK_EXIT_ABORT) {
-        s_fail(self, why);
-        return;
-    }
-    if (self->hook_attempt >= self->cfg->preupgrade_max_retries) {
-        s_fail(self, why);
-        return;
-    }
-    uint64_t delay = (uint64_t)HOOK_BACKOFF_MS << (self->hook_attempt < 6 ? self->hook_attempt : 6);
-    self->hook_attempt++;
-    log_warn(COMPONENT, "pre-upgrade script failed; retrying", LF_STR("why", why),
-             LF_INT("attempt", self->hook_attempt),
-             LF_INT("max_retries", self->cfg->preupgrade_max_retries),
-             LF_INT("delay_ms", (long long)delay));
-    self->step_timer = zloop_timer(self->loop, delay, 1, s_on_hook_retry, self);
-}
-
-static void s_run_hook(runner_t *self, const char *path)
-{
-    char env[5][ENV_ITEM_MAX];
-    snprintf(env[0], sizeof env[0], "DAEMON_HOME=%s", self->cfg->home);
-    snprintf(env[1], sizeof env[1], "DAEMON_NAME=%s", self->cfg->name);
-    snprintf(env[2], sizeof env[2], "UPGRADE_NAME=%s", self->pending.name);
-    snprintf(env[3], sizeof env[3], "UPGRADE_HEIGHT=%lld", (long long)self->pending.height);
-    snprintf(env[4], sizeof env[4], "UPGRADE_INFO=%s",
-             self->pending.info ? self->pending.info : "");
-    char *extra[] = {env[0], env[1], env[2], env[3], env[4], NULL};
-    char *argv[] = {(char *)path, NULL};
-    wv_err_t err;
-    self->worker = worker_start(self->loop, "pre-upgrade", argv, extra,
-                                self->cfg->preupgrade_timeout_ms, s_on_hook_done, self, &err);
-    if (self->worker == NULL) {
-        char why[WV_ERR_MAX + 64];
-        snprintf(why, sizeof why, "pre-upgrade script: %s", err.msg);
-        s_fail(self, why);
-    }
-}
-
-static int s_on_hook_retry(zloop_t *loop, int timer_id, void *arg)
-{
-    (void)loop;
-    (void)timer_id;
-    runner_t *self = arg;
-    self->step_timer = -1;
-    char path[PATH_MAX];
-    s_hook_path(self, self->hook_index, path, sizeof path);
-    s_run_hook(self, path);
-    return 0;
-}
-
 static void s_switch_and_start(runner_t *self);
 
-static void s_next_hook(runner_t *self)
+static void s_on_hooks_done(runner_t *self, const char *why)
 {
-    for (; self->hook_index < 2; self->hook_index++) {
-        char path[PATH_MAX];
-        s_hook_path(self, self->hook_index, path, sizeof path);
-        if (path[0] != '\0') {
-            s_run_hook(self, path);
-            return;
-        }
-    }
-    s_switch_and_start(self);
+    if (why != NULL)
+        s_fail(self, why);
+    else
+        s_switch_and_start(self);
 }
 
 static void s_start_hooks(runner_t *self)
 {
-    if (s_enter(self, STEP_HOOKS) != 0)
-        return;
-    self->hook_index = 0;
-    self->hook_attempt = 0;
-    s_next_hook(self);
+    if (s_enter(self, STEP_HOOKS) == 0)
+        hooks_start(self, s_on_hooks_done);
 }
 
 /* --- switching, starting, verifying ------------------------------------------------------ */

@@ -47,7 +47,7 @@ out="$top/docs/benchmarks.md"
   echo "same run as its baseline, and the ratio is what to compare across machines."
   echo
   echo "Machine: $(nproc) cores, ${cpu:-unknown CPU}, $(free -g | awk '/Mem:/ {print $2}') GiB, Linux $(uname -r)."
-  echo "The run took $((elapsed / 60)) min $((elapsed % 60)) s; load average (1, 5, 15 min) $load_before before"
+  echo "The measurements took $((elapsed / 60)) min $((elapsed % 60)) s; load average (1, 5, 15 min) $load_before before"
   echo "and $load_after after (a shared VM: what else runs there shows in the absolute figures, less"
   echo "in the ratios)."
   echo
@@ -212,6 +212,12 @@ out="$top/docs/benchmarks.md"
   dl_ms=$(jq -s '.[] | select(.case == "wemixvisor prepare-upgrade") | .ms' <<<"$download")
   printf '| download and verify at least as fast as curl + sha256sum (issue 5) | %s× their time | %s |\n' \
     "$(ratio "$dl_ms" "$base_dl")" "$(verdict "$dl_ms" "$base_dl")"
+  echo
+  echo "The download comparison: \`prepare-upgrade\` fsyncs the 256 MiB before installing them with a"
+  echo "rename (a power cut cannot leave a complete-looking half binary), a write-back \`curl -o\`"
+  echo "skips; its streaming hash saves \`sha256sum\`'s second read. Which of the two weighs more"
+  echo "depends on how fast the disk takes the write-back and on what else writes to it: on this"
+  echo "shared VM the ratio has been seen from 0.74 to 1.13."
   echo
   echo "Why the RSS target is missed: RSS counts every page of the shared libraries the agent maps"
   echo "(measured from /proc/PID/smaps on this machine: libcrypto 3.1 MiB, libc 1.6, libstdc++ 1.1 for"

@@ -838,7 +838,7 @@ static void test_install_removes_read_only_dirs_of_a_refused_archive(void **stat
                                       "a temp dir was left in upgrades/", "cannot become nobody"};
     int status = 0;
     assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) < sizeof why / sizeof why[0]);
+    assert_true(WIFEXITED(status) && (size_t)WEXITSTATUS(status) < sizeof why / sizeof why[0]);
     if (WEXITSTATUS(status) != 0)
         fail_msg("as uid %d: %s", NOBODY_ID, why[WEXITSTATUS(status)]);
 }

@@ -12,6 +12,7 @@
 #include "journal.h"
 #include "layout.h"
 #include "logsink.h"
+#include "preflight.h"
 #include "supervisor.h"
 #include "upgrade_info.h"
 #include "watcher.h"
@@ -77,6 +78,7 @@ struct runner {
     bool held_logged;                      /* the "node held" error was said */
     bool space_logged;                     /* the backup dir's problem was said: */
     const char *backup_waits;              /* what the backup waits for (status) */
+    preflight_t preflight;                 /* the data dir's size, off the loop (preflight.h) */
     upgrade_step_t step;
     worker_t *worker;          /* backup, hook or restore in progress */
     hooks_done_fn *hooks_done; /* hooks.h: who hears the end of the scripts */

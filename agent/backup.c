@@ -199,11 +199,15 @@ int backup_dir_size(const char *dir, uint64_t *bytes, wv_err_t *err)
     return 0;
 }
 
-int backup_check_space(const char *data_dir, const char *backup_dir, wv_err_t *err)
+uint64_t backup_room_needed(uint64_t data_bytes)
 {
-    uint64_t data;
-    if (backup_dir_size(data_dir, &data, err) != 0)
-        return -1;
+    uint64_t margin = data_bytes / SPACE_MARGIN_DIVISOR + (data_bytes % SPACE_MARGIN_DIVISOR != 0);
+    return data_bytes + margin;
+}
+
+int backup_free_space(const char *backup_dir, uint64_t *free_bytes, char *where, size_t where_size,
+                      wv_err_t *err)
+{
     /* The backup dir may not exist yet: its nearest existing parent holds the space. */
     char dir[PATH_MAX];
     if (s_clean_path(backup_dir, dir, sizeof dir, err) != 0)
@@ -216,9 +220,20 @@ int backup_check_space(const char *data_dir, const char *backup_dir, wv_err_t *e
         s_dirname(dir, parent, sizeof parent);
         snprintf(dir, sizeof dir, "%s", parent);
     }
-    uint64_t free_bytes = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
-    uint64_t margin = data / SPACE_MARGIN_DIVISOR + (data % SPACE_MARGIN_DIVISOR != 0);
-    uint64_t need = data + margin;
+    *free_bytes = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
+    if (where != NULL)
+        snprintf(where, where_size, "%s", dir);
+    return 0;
+}
+
+int backup_check_room(const char *data_dir, uint64_t data_bytes, const char *backup_dir,
+                      wv_err_t *err)
+{
+    char dir[PATH_MAX];
+    uint64_t free_bytes;
+    if (backup_free_space(backup_dir, &free_bytes, dir, sizeof dir, err) != 0)
+        return -1;
+    uint64_t need = backup_room_needed(data_bytes);
     if (need > free_bytes)
         return err_set(err,
                        "not enough space for a backup of %s: it needs %llu bytes (%.1f MiB: the "
@@ -227,6 +242,14 @@ int backup_check_space(const char *data_dir, const char *backup_dir, wv_err_t *e
                        data_dir, (unsigned long long)need, (double)need / MIB, dir,
                        (unsigned long long)free_bytes, (double)free_bytes / MIB, dir);
     return 0;
+}
+
+int backup_check_space(const char *data_dir, const char *backup_dir, wv_err_t *err)
+{
+    uint64_t data;
+    if (backup_dir_size(data_dir, &data, err) != 0)
+        return -1;
+    return backup_check_room(data_dir, data, backup_dir, err);
 }
 
 static bool s_parse_name(const char *name, char *label, time_t *created);

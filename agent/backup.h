@@ -26,8 +26,27 @@ const char *backup_compression_name(backup_compression_t c);
 int backup_dir_size(const char *dir, uint64_t *bytes, wv_err_t *err);
 
 /* Refuses (with a message giving both figures) when the file system of backup_dir has less free
- * space than the size of data_dir plus a margin of 5 %, which holds for any compression. */
+ * space than the size of data_dir plus a margin of 5 %, which holds for any compression. Walks
+ * data_dir: minutes on a large chain, so never on the agent's loop (backup_check_room is). */
 int backup_check_space(const char *data_dir, const char *backup_dir, wv_err_t *err);
+
+/* backup_check_space with the size of data_dir already measured (data_bytes, e.g. by `wemixvisor
+ * backup size` in a child): one statvfs, data_dir only named in the message. */
+int backup_check_room(const char *data_dir, uint64_t data_bytes, const char *backup_dir,
+                      wv_err_t *err);
+
+/* The bytes a backup of data_bytes needs: the data plus the 5 % margin. */
+uint64_t backup_room_needed(uint64_t data_bytes);
+
+/* The free bytes (for an unprivileged user) of the file system of backup_dir, or of its nearest
+ * existing parent while it does not exist yet; where (if not NULL) gets the dir asked. */
+int backup_free_space(const char *backup_dir, uint64_t *free_bytes, char *where, size_t where_size,
+                      wv_err_t *err);
+
+/* `wemixvisor backup create` exits with this when the backup does not fit in the backup dir
+ * (refused before a byte is written, or the disk filled up while it wrote): the agent then waits
+ * for space instead of failing the upgrade. */
+#define BACKUP_EXIT_NO_ROOM 4
 
 /* Refuses (naming the dir and what to do) when no file can be created in backup_dir: a read-only
  * file system, no permission, a path through a regular file. Creates the dir (0700) if missing

@@ -1,8 +1,10 @@
 /* cmd_backup: `wemixvisor backup create|list|verify|restore|clean`, an operator's hands on
- * agent/backup.h for $DAEMON_HOME/data. It parses and prints; the work is all in backup.c. */
+ * agent/backup.h for $DAEMON_HOME/data, and the agent's hidden `backup size` (the data dir's size,
+ * measured off its loop). It parses and prints; the work is all in backup.c. */
 #include "agentlock.h"
 #include "backup.h"
 #include "commands.h"
+#include "fault.h"
 #include "layout.h"
 #include "value.h"
 
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #define DEFAULT_LABEL "manual"
@@ -21,6 +24,7 @@
 #define MAX_AGE_MIN_MS 1000ULL /* the age limit counts whole seconds */
 #define MAX_AGE_MAX_MS (100ULL * 365 * 24 * 3600 * 1000)
 #define MIB (1024.0 * 1024)
+#define SIZE_NICENESS 10 /* `backup size` walks the disk the node is using: it yields to it */
 #define USAGE                                                                                      \
     "usage: wemixvisor backup create [--label L] [--compression zstd|gzip|none]\n"                 \
     "       wemixvisor backup list [--json]\n"                                                     \
@@ -92,11 +96,42 @@ static int s_create(const wv_config_t *cfg, const layout_t *l, int argc, char **
                        label);
     wv_err_t err = {{0}};
     char path[PATH_MAX];
+    uint64_t data_bytes = 0;
     if (backup_check_writable(cfg->backup_dir, &err) != 0 ||
-        backup_check_space(l->data, cfg->backup_dir, &err) != 0 ||
-        backup_create(l->data, cfg->backup_dir, label, comp, path, sizeof path, &err) != 0)
+        backup_dir_size(l->data, &data_bytes, &err) != 0)
         return s_fail("create", &err);
+    if (backup_check_room(l->data, data_bytes, cfg->backup_dir, &err) != 0) {
+        s_fail("create", &err);
+        return BACKUP_EXIT_NO_ROOM; /* refused before a byte is written */
+    }
+    if (backup_create(l->data, cfg->backup_dir, label, comp, path, sizeof path, &err) != 0) {
+        /* the disk filled up meanwhile (the failed archive is gone): no room either */
+        wv_err_t now = {{0}};
+        bool no_room = backup_check_room(l->data, data_bytes, cfg->backup_dir, &now) != 0;
+        s_fail("create", &err);
+        return no_room ? BACKUP_EXIT_NO_ROOM : EXIT_FAIL;
+    }
     printf("%s\n", path);
+    return EXIT_OK;
+}
+
+/* `backup size`: the bytes of the data dir on one line, for the agent's check before it stops
+ * the node for an upgrade (the agent's loop must not walk millions of files itself). Hidden: an
+ * operator has `du`. */
+static int s_size(const layout_t *l, int argc, char **argv)
+{
+    (void)argv;
+    if (argc != 0)
+        return s_usage("size: %s", "takes no arguments");
+    fault_pause("backup-size"); /* the test build: a measurement that does not end */
+    if (setpriority(PRIO_PROCESS, 0, SIZE_NICENESS) != 0) {
+        /* best effort: a measurement at the usual priority is still right */
+    }
+    wv_err_t err = {{0}};
+    uint64_t bytes;
+    if (backup_dir_size(l->data, &bytes, &err) != 0)
+        return s_fail("size", &err);
+    printf("%" PRIu64 "\n", bytes);
     return EXIT_OK;
 }
 
@@ -262,6 +297,8 @@ int cmd_backup(const wv_config_t *cfg, int argc, char **argv)
         return s_restore(cfg, &l, argc - 1, argv + 1);
     if (strcmp(sub, "clean") == 0)
         return s_clean(cfg, argc - 1, argv + 1);
+    if (strcmp(sub, "size") == 0)
+        return s_size(&l, argc - 1, argv + 1);
     fprintf(stderr, "wemixvisor backup: unknown subcommand %s\n%s", sub, USAGE);
     return EXIT_USAGE;
 }

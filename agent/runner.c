@@ -366,6 +366,14 @@ static json_t *s_on_control(const char *cmd, json_t *request, void *arg)
     if (strcmp(cmd, "status") == 0) {
         s_fill_view(self, &v, current, sizeof current);
         json_t *doc = status_json(&v);
+        json_t *pending = json_object_get(doc, "pending_upgrade");
+        uint64_t data_bytes, data_age_ms;
+        if (json_is_object(pending) && preflight_data_size(self, &data_bytes, &data_age_ms)) {
+            /* the figure the backup's room is checked against (preflight.h) */
+            json_object_set_new(pending, "data_bytes", json_integer((json_int_t)data_bytes));
+            json_object_set_new(pending, "data_measured_s_ago",
+                                json_integer((json_int_t)(data_age_ms / 1000)));
+        }
         if (doc != NULL && self->gossip != NULL)
             json_object_set_new(doc, "gossip", gossip_json(self->gossip, zclock_mono()));
         return doc;

@@ -10,6 +10,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "plan.h"
+#include "preflight.h"
 #include "schedule.h"
 
 #include <errno.h>
@@ -90,6 +91,7 @@ static void s_clear_pending(runner_t *self)
     s_cancel_step_timer(self);
     gate_reset(self);
     binguard_forget(self);
+    preflight_forget(self);
 }
 
 /* Is this upgrade behind us, or given up? */
@@ -327,33 +329,17 @@ static void s_start_hooks(runner_t *self);
 
 /* --- backing up ------------------------------------------------------------------------ */
 
-/* What an upgrade whose backup cannot be written waits for (status's waiting_for). */
-static const char s_wait_space[] = "disk space for the backup";
-static const char s_wait_writable[] = "a writable backup dir";
-
-/* Can a backup be written now: a writable backup dir with room for the data? If not, the reason
- * is in err and backup_waits says what the upgrade waits for. */
-static bool s_backup_possible(runner_t *self, wv_err_t *err)
-{
-    self->backup_waits = NULL;
-    if (backup_check_writable(self->cfg->backup_dir, err) != 0)
-        self->backup_waits = s_wait_writable;
-    else if (backup_check_space(self->layout.data, self->cfg->backup_dir, err) != 0)
-        self->backup_waits = s_wait_space;
-    return self->backup_waits == NULL;
-}
-
-/* A backup that failed because the backup dir had no room left (the disk filled up after the
- * check before the stop) or could no longer be written is no failure of the upgrade: nothing
- * has been changed. The upgrade goes back to ready and waits, as it does before a stop, and goes
- * on by itself once a backup is possible. The old binary never runs past the upgrade height, so
- * at the height the node stays stopped meanwhile; before it (a rolling upgrade's early slot,
- * given back here) the old binary runs again. False when a backup is possible now: it failed
- * for another reason. */
-static bool s_backup_wait_for_room(runner_t *self)
+/* A backup that found no room in the backup dir (it says so by its exit code: the disk filled up
+ * after the check before the stop, or there was no figure to check) or could no longer be written
+ * is no failure of the upgrade: nothing has been changed. The upgrade goes back to ready and
+ * waits, as it does before a stop, and goes on by itself once a backup is possible. The old
+ * binary never runs past the upgrade height, so at the height the node stays stopped meanwhile;
+ * before it (a rolling upgrade's early slot, given back here) the old binary runs again. False
+ * when it failed for another reason. */
+static bool s_backup_wait_for_room(runner_t *self, bool no_room)
 {
     wv_err_t err;
-    if (s_backup_possible(self, &err))
+    if (!preflight_backup_failed(self, no_room, &err))
         return false;
     s_back_to_ready(self);
     self->space_logged = true;
@@ -376,7 +362,9 @@ static void s_on_backup_done(int status, bool timed_out, void *arg)
     runner_t *self = arg;
     worker_destroy(&self->worker);
     if (timed_out || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        if (!s_backup_wait_for_room(self))
+        bool no_room =
+            !timed_out && WIFEXITED(status) && WEXITSTATUS(status) == BACKUP_EXIT_NO_ROOM;
+        if (!s_backup_wait_for_room(self, no_room))
             s_fail(self, "the data backup failed (see the backup lines above)");
         return;
     }
@@ -415,6 +403,7 @@ static void s_start_backup(runner_t *self)
     }
     if (s_enter(self, STEP_BACKING_UP) != 0)
         return;
+    preflight_stop(self); /* the backup measures the data itself */
     char label[BACKUP_LABEL_MAX + 8];
     snprintf(label, sizeof label, "pre-%s", self->pending.name);
     char *argv[] = {self->self_exe, "--log-format", "text", "backup",
@@ -663,34 +652,6 @@ bool upgrade_watching_height(const runner_t *self)
 
 /* --- the driver -------------------------------------------------------------------------- */
 
-/* The backup's pre-flight, before anything is stopped: a writable backup dir with room. */
-static bool s_space_ok(runner_t *self)
-{
-    if (self->cfg->unsafe_skip_backup)
-        return true;
-    wv_err_t err;
-    const char *said = self->space_logged ? self->backup_waits : NULL;
-    if (s_backup_possible(self, &err)) {
-        self->space_logged = false;
-        return true;
-    }
-    self->space_logged = true;
-    if (said == self->backup_waits)
-        return false; /* said once, and again when the problem changes */
-    const char *msg = s_node_down(self) ? "the backup cannot be written and the node is down; the "
-                                          "upgrade waits (the previous binary is not started "
-                                          "past the upgrade height)"
-                      : self->backup_waits == s_wait_space
-                          ? "not enough space for the backup; the node keeps running and the "
-                            "upgrade waits for space (or UNSAFE_SKIP_BACKUP=true)"
-                          : "the backup dir cannot be written; the node keeps running and the "
-                            "upgrade waits until it can (or UNSAFE_SKIP_BACKUP=true)";
-    log_error(COMPONENT, msg, LF_STR("name", self->pending.name),
-              LF_STR("dir", self->cfg->backup_dir), LF_STR("waiting_for", self->backup_waits),
-              LF_STR("error", err.msg));
-    return false;
-}
-
 /* A rolling upgrade switched before its height is verified against the height it stopped at. */
 static int s_note_rolling(runner_t *self, wv_err_t *err)
 {
@@ -718,13 +679,18 @@ bool upgrade_reconcile(runner_t *self)
             return false;
         /* fall through */
     case STEP_READY: {
+        if (!self->cfg->unsafe_skip_backup)
+            preflight_refresh(self); /* the data dir's size, off the loop */
         if (!s_binary_still_verified(self, true)) {
             s_say_held(self);
             return s_node_down(self) && upgrade_holds_node(self); /* as above */
         }
         if (!gate_allows(self, s_due(self)))
             return false;
-        if (!s_space_ok(self)) /* stopped at the height: held, without start attempts */
+        /* the backup's room (preflight.h): without a figure yet, a node at its height - 1 or
+         * already down goes on. Stopped at the height: held, without start attempts */
+        if (!preflight_ok(self, s_node_down(self) || (s_due(self) && !self->pending_now),
+                          s_node_down(self)))
             return s_node_down(self) && s_due(self);
         char previous[UPGRADE_NAME_MAX + 1];
         wv_err_t err;
@@ -852,12 +818,14 @@ sup_decision_t upgrade_before_start(runner_t *self)
 
 bool upgrade_child_exited(runner_t *self, pid_t pid, int status)
 {
-    return worker_child_exited(self->worker, pid, status);
+    return worker_child_exited(self->worker, pid, status) ||
+           preflight_child_exited(self, pid, status);
 }
 
 void upgrade_close(runner_t *self)
 {
     worker_destroy(&self->worker);
+    preflight_forget(self);
     s_cancel_step_timer(self);
     if (self->has_pending)
         upgrade_info_free(&self->pending);

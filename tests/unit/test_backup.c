@@ -1,5 +1,6 @@
 /* Unit tests of agent/backup.h: create, verify and restore for each compression on a real tree,
- * refusal of corrupt and hostile archives, list, clean and the free-space check. */
+ * refusal of corrupt and hostile archives, list, clean and the free-space checks (walking the
+ * data, or by a size measured before). */
 #include "backup.h"
 #include "testutil.h"
 
@@ -571,6 +572,42 @@ static void test_check_space_needs_the_data_size_plus_five_percent(void **state)
     tu_assert_contains(err.msg, "free space in");
 }
 
+/* The agent's check before it stops the node: a size measured earlier (off its loop) against one
+ * statvfs. The data dir is only named, never read: here it does not even exist. */
+static void test_check_room_goes_by_a_measured_size_without_reading_the_data(void **state)
+{
+    const char *tmp = *state;
+    char data[PATH_MAX], disk[PATH_MAX], backups[PATH_MAX], where[PATH_MAX];
+    s_path(data, tmp, "no-such-data");
+    s_path(disk, tmp, "disk");
+    s_path(backups, disk, "not/yet/backups"); /* missing: its nearest parent counts */
+    assert_int_equal(backup_room_needed(0), 0);
+    assert_int_equal(backup_room_needed(1), 2); /* the margin rounds up */
+    assert_int_equal(backup_room_needed(990000), 1039500);
+    assert_int_equal(backup_room_needed(1000000), 1050000);
+    wv_err_t err = {{0}};
+    assert_int_equal(backup_check_room(data, 0, tmp, &err), 0);
+    assert_int_equal(backup_check_room(data, UINT64_MAX / 4, tmp, &err), -1);
+    tu_assert_contains(err.msg, "not enough space for a backup of");
+    tu_assert_contains(err.msg, data);
+    tu_assert_contains(err.msg, "free space in");
+    if (!s_mount_small_disk(disk))
+        skip();
+    uint64_t free_bytes = 0;
+    int free_rc = backup_free_space(backups, &free_bytes, where, sizeof where, &err);
+    int fits = backup_check_room(data, 990000, backups, &err);
+    int does_not = backup_check_room(data, 1000000, backups, &err);
+    umount2(disk, MNT_DETACH);
+    assert_int_equal(free_rc, 0);
+    assert_int_equal(free_bytes, 1048576);
+    assert_string_equal(where, disk);
+    assert_int_equal(fits, 0);
+    assert_int_equal(does_not, -1);
+    tu_assert_contains(err.msg, "1050000 bytes");
+    tu_assert_contains(err.msg, "1048576 bytes");
+    tu_assert_contains(err.msg, disk);
+}
+
 static void test_create_on_a_full_disk_leaves_nothing_behind(void **state)
 {
     const char *tmp = *state;
@@ -689,6 +726,7 @@ int main(void)
         TEST(test_create_refuses_bad_labels_and_a_backup_dir_inside_the_data),
         TEST(test_two_backups_in_one_second_get_different_names),
         TEST(test_check_space_needs_the_data_size_plus_five_percent),
+        TEST(test_check_room_goes_by_a_measured_size_without_reading_the_data),
         TEST(test_create_on_a_full_disk_leaves_nothing_behind),
         TEST(test_check_writable_creates_the_dir_and_names_what_is_wrong),
         TEST(test_check_writable_removes_what_dead_backups_left),

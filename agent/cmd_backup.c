@@ -30,7 +30,8 @@
     "       wemixvisor backup list [--json]\n"                                                     \
     "       wemixvisor backup verify ARCHIVE\n"                                                    \
     "       wemixvisor backup restore ARCHIVE [--force]\n"                                         \
-    "       wemixvisor backup clean [--max-age DURATION] [--keep N]   (e.g. --max-age 168h)\n"
+    "       wemixvisor backup clean [--max-age DURATION] [--keep N]   (e.g. --max-age 168h)\n"     \
+    "       wemixvisor backup size     (the data dir's bytes: what a backup must have room for)\n"
 
 /* Explains a bad argument; returns EXIT_USAGE. */
 static int s_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -116,8 +117,8 @@ static int s_create(const wv_config_t *cfg, const layout_t *l, int argc, char **
 }
 
 /* `backup size`: the bytes of the data dir on one line, for the agent's check before it stops
- * the node for an upgrade (the agent's loop must not walk millions of files itself). Hidden: an
- * operator has `du`. */
+ * the node for an upgrade (the agent's loop must not walk millions of files itself), and for an
+ * operator sizing the backup dir. */
 static int s_size(const layout_t *l, int argc, char **argv)
 {
     (void)argv;

@@ -135,10 +135,12 @@ static const command_t s_commands[] = {
      "       wemixvisor backup verify <archive>\n"
      "       wemixvisor backup restore <archive> [--force]\n"
      "       wemixvisor backup clean [--max-age DURATION] [--keep N]\n"
+     "       wemixvisor backup size\n"
      "\n"
      "Archives of $DAEMON_HOME/data in DAEMON_DATA_BACKUP_DIR (0700; archives 0600, each with a\n"
      ".sha256 beside it). restore verifies the archive and swaps the data dir atomically; it\n"
-     "refuses while an agent runs the node unless --force.\n"},
+     "refuses while an agent runs the node unless --force. size prints the bytes of the data dir\n"
+     "(what a backup needs room for). create exits 4 when the archive does not fit.\n"},
     {"version", cmd_version, true, "print the agent's version and the node binary's",
      "usage: wemixvisor version [--json]\n"
      "\n"

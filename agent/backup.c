@@ -1,6 +1,7 @@
 /* backup: the data dir into a pax archive (zstd, gzip or none) hashed while it is written, and
  * back through libarchive's secure extraction and a rename swap. Not a scheduler, not a worker. */
 #include "backup.h"
+#include "backup_internal.h"
 #include "fault.h"
 #include "fsutil.h"
 #include "log.h"
@@ -23,8 +24,6 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#define MIB (1024 * 1024)
-#define IO_BUF_SIZE MIB /* one read or write of file data; large files stream */
 #define PROGRESS_INTERVAL_MS 2000
 #define SPACE_MARGIN_DIVISOR 20 /* 5 % on top of the data's size */
 /* Chain data is mostly compressed already (snappy SST and freezer files). Measured on 1 GiB of
@@ -37,20 +36,14 @@
 #define STAMP_FORMAT "%Y%m%dT%H%M%SZ"
 #define STAMP_LEN 16
 #define NAME_TRIES 60 /* a name taken in this second: try the following seconds */
-#define SUM_SUFFIX ".sha256"
 #define PROBE_PREFIX ".wemixvisor-probe." /* backup_check_writable()'s empty temp file */
 #define TEMP_INFIX ".tmp."                /* <archive>.tmp.XXXXXX, <archive>.sha256.tmp.XXXXXX */
 #define TEMP_SUFFIX_LEN 6                 /* the XXXXXX of mkostemp */
 #define DEAD_TEMP_AGE_S 60 /* an unlocked temp file unchanged this long is a dead backup's */
-#define SUM_FILE_MAX 4096
-#define SHA256_HEX_LEN 64
 #define LABEL_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
 #define DISK_READ_FLAGS                                                                            \
     (ARCHIVE_READDISK_NO_XATTR | ARCHIVE_READDISK_NO_ACL | ARCHIVE_READDISK_NO_FFLAGS |            \
      ARCHIVE_READDISK_NO_SPARSE)
-#define EXTRACT_FLAGS                                                                              \
-    (ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |                           \
-     ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME)
 
 static const struct {
     const char *name;
@@ -78,24 +71,17 @@ const char *backup_compression_name(backup_compression_t c)
     return (size_t)c < COMPRESSION_COUNT ? s_compressions[c].name : "unknown";
 }
 
-/* Logs bytes done of total at most every PROGRESS_INTERVAL_MS. */
-typedef struct {
-    uint64_t done;
-    uint64_t total;
-    uint64_t last_ms; /* monotonic time of the last line (or of the start) */
-} progress_t;
-
-static uint64_t s_now_ms(void)
+uint64_t backup_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void s_progress_add(progress_t *p, uint64_t n)
+void backup_progress_add(backup_progress_t *p, uint64_t n)
 {
     p->done += n;
-    uint64_t now = s_now_ms();
+    uint64_t now = backup_now_ms();
     if (now - p->last_ms >= PROGRESS_INTERVAL_MS) {
         log_info("backup", "progress", LF_INT("bytes", p->done), LF_INT("total", p->total));
         p->last_ms = now;
@@ -103,7 +89,7 @@ static void s_progress_add(progress_t *p, uint64_t n)
 }
 
 /* Copies path into buf without trailing slashes ("/" stays "/"). */
-static int s_clean_path(const char *path, char *buf, size_t size, wv_err_t *err)
+int backup_clean_path(const char *path, char *buf, size_t size, wv_err_t *err)
 {
     if (snprintf(buf, size, "%s", path) >= (int)size)
         return err_set(err, "path too long: %s", path);
@@ -113,7 +99,7 @@ static int s_clean_path(const char *path, char *buf, size_t size, wv_err_t *err)
     return 0;
 }
 
-static void s_dirname(const char *path, char *buf, size_t size)
+void backup_dirname(const char *path, char *buf, size_t size)
 {
     snprintf(buf, size, "%s", path);
     char *slash = strrchr(buf, '/');
@@ -125,7 +111,7 @@ static void s_dirname(const char *path, char *buf, size_t size)
         *slash = '\0';
 }
 
-static void s_hex(const unsigned char *md, unsigned len, char *out)
+void backup_hex(const unsigned char *md, unsigned len, char *out)
 {
     for (unsigned i = 0; i < len; i++)
         snprintf(out + 2 * i, 3, "%02x", md[i]);
@@ -143,7 +129,7 @@ static int s_label_check(const char *label, wv_err_t *err)
 }
 
 /* The reason for a failed write, with what to do when the disk is full. */
-static int s_write_failed(wv_err_t *err, const char *path, int errnum, const char *dir)
+int backup_write_failed(wv_err_t *err, const char *path, int errnum, const char *dir)
 {
     if (errnum == ENOSPC || errnum == EDQUOT)
         return err_set(err, "cannot write %s: %s; free space in %s", path, strerror(errnum), dir);
@@ -210,14 +196,14 @@ int backup_free_space(const char *backup_dir, uint64_t *free_bytes, char *where,
 {
     /* The backup dir may not exist yet: its nearest existing parent holds the space. */
     char dir[PATH_MAX];
-    if (s_clean_path(backup_dir, dir, sizeof dir, err) != 0)
+    if (backup_clean_path(backup_dir, dir, sizeof dir, err) != 0)
         return -1;
     struct statvfs vfs;
     while (statvfs(dir, &vfs) != 0) {
         if (errno != ENOENT || strcmp(dir, "/") == 0 || strcmp(dir, ".") == 0)
             return err_sys(err, "cannot read the free space of %s", dir);
         char parent[PATH_MAX];
-        s_dirname(dir, parent, sizeof parent);
+        backup_dirname(dir, parent, sizeof parent);
         snprintf(dir, sizeof dir, "%s", parent);
     }
     *free_bytes = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
@@ -303,7 +289,7 @@ int backup_check_writable(const char *backup_dir, wv_err_t *err)
 {
     assert(backup_dir);
     char dir[PATH_MAX], probe[PATH_MAX];
-    if (s_clean_path(backup_dir, dir, sizeof dir, err) != 0)
+    if (backup_clean_path(backup_dir, dir, sizeof dir, err) != 0)
         return -1;
     wv_err_t why = {{0}};
     if (fs_mkdir_p(dir, BACKUP_DIR_MODE, &why) != 0)
@@ -371,7 +357,7 @@ typedef struct {
     struct archive_entry *entry;
     char *buf;
     sink_t sink;
-    progress_t progress;
+    backup_progress_t progress;
     const char *path;       /* the archive's final name, for messages */
     const char *backup_dir; /* where space must be freed when the disk is full */
 } writer_t;
@@ -379,7 +365,7 @@ typedef struct {
 static int s_out_failed(writer_t *w, wv_err_t *err)
 {
     if (w->sink.saved_errno != 0)
-        return s_write_failed(err, w->path, w->sink.saved_errno, w->backup_dir);
+        return backup_write_failed(err, w->path, w->sink.saved_errno, w->backup_dir);
     const char *why = archive_error_string(w->out);
     return err_set(err, "cannot write %s: %s", w->path, why ? why : "libarchive error");
 }
@@ -443,7 +429,7 @@ static int s_copy_file_data(writer_t *w, int fd, const char *path, uint64_t size
         if (archive_write_data(w->out, w->buf, (size_t)n) != n)
             return s_out_failed(w, err);
         left -= (uint64_t)n;
-        s_progress_add(&w->progress, (uint64_t)n);
+        backup_progress_add(&w->progress, (uint64_t)n);
         fault_pause("backup-data"); /* the fault suite fills the disk here */
     }
     return 0;
@@ -521,7 +507,7 @@ static int s_write_archive(int fd, const char *path, const char *data, const cha
     }
     if (backup_dir_size(data, &total, err) != 0 || s_writer_setup(&w, c, err) != 0)
         goto done;
-    w.progress = (progress_t){.total = total, .last_ms = s_now_ms()};
+    w.progress = (backup_progress_t){.total = total, .last_ms = backup_now_ms()};
     if (s_walk(data, s_add_entry, &w, err) != 0)
         goto done;
     if (archive_write_close(w.out) != ARCHIVE_OK) {
@@ -534,7 +520,7 @@ static int s_write_archive(int fd, const char *path, const char *data, const cha
         err_set(err, "SHA-256 failed");
         goto done;
     }
-    s_hex(md, md_len, hex);
+    backup_hex(md, md_len, hex);
     log_info("backup", "progress", LF_INT("bytes", w.progress.done), LF_INT("total", total));
     rc = 0;
 done: /* each of these takes NULL */
@@ -612,8 +598,8 @@ int backup_create(const char *data_dir, const char *backup_dir, const char *labe
         return -1;
     if ((size_t)compression >= COMPRESSION_COUNT)
         return err_set(err, "unknown compression %d; use zstd, gzip or none", (int)compression);
-    if (s_clean_path(data_dir, data, sizeof data, err) != 0 ||
-        s_clean_path(backup_dir, dir, sizeof dir, err) != 0)
+    if (backup_clean_path(data_dir, data, sizeof data, err) != 0 ||
+        backup_clean_path(backup_dir, dir, sizeof dir, err) != 0)
         return -1;
     if (!fs_is_dir(data))
         return err_set(err, "data dir %s is not a directory; check DAEMON_HOME", data);
@@ -638,9 +624,9 @@ int backup_create(const char *data_dir, const char *backup_dir, const char *labe
     if (rc == 0)
         rc = s_write_archive(fd, path, data, dir, compression, hex, err);
     if (rc == 0 && fsync(fd) != 0)
-        rc = s_write_failed(err, path, errno, dir);
+        rc = backup_write_failed(err, path, errno, dir);
     if (close(fd) != 0 && rc == 0)
-        rc = s_write_failed(err, path, errno, dir);
+        rc = backup_write_failed(err, path, errno, dir);
     if (rc == 0)
         rc = s_rename_noreplace(tmp, path, err);
     if (rc != 0) {
@@ -658,312 +644,6 @@ int backup_create(const char *data_dir, const char *backup_dir, const char *labe
     struct stat st;
     log_info("backup", "created", LF_STR("archive", path),
              LF_INT("bytes", stat(path, &st) == 0 ? st.st_size : 0), LF_STR("sha256", hex));
-    return 0;
-}
-
-/* Reads the hex digest of <archive>.sha256 into hex (lower case). */
-static int s_read_sum(const char *archive, char *hex, wv_err_t *err)
-{
-    char path[PATH_MAX];
-    if (snprintf(path, sizeof path, "%s%s", archive, SUM_SUFFIX) >= (int)sizeof path)
-        return err_set(err, "path too long: %s", archive);
-    if (!fs_is_file(path))
-        return err_set(err,
-                       "%s has no checksum file %s; the backup was not completed or was copied "
-                       "without it: do not restore it",
-                       archive, path);
-    char *text = NULL;
-    size_t len = 0;
-    if (fs_read_file(path, SUM_FILE_MAX, &text, &len, err) != 0)
-        return -1;
-    bool ok = len > SHA256_HEX_LEN + 2 && text[SHA256_HEX_LEN] == ' ' &&
-              (text[SHA256_HEX_LEN + 1] == ' ' || text[SHA256_HEX_LEN + 1] == '*');
-    for (size_t i = 0; ok && i < SHA256_HEX_LEN; i++) {
-        ok = isxdigit((unsigned char)text[i]);
-        hex[i] = (char)tolower((unsigned char)text[i]);
-    }
-    hex[SHA256_HEX_LEN] = '\0';
-    free(text);
-    if (!ok)
-        return err_set(err, "%s is not a sha256sum line (<64 hex digits>  <name>)", path);
-    return 0;
-}
-
-/* Reads an archive for libarchive, hashing every byte (and logging progress) on the way. */
-typedef struct {
-    int fd;
-    EVP_MD_CTX *md;
-    char *buf;
-    bool eof;
-    int saved_errno;
-    progress_t progress;
-} source_t;
-
-static ssize_t s_source_fill(source_t *src)
-{
-    for (;;) {
-        ssize_t n = read(src->fd, src->buf, IO_BUF_SIZE);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            src->saved_errno = errno;
-            return -1;
-        }
-        if (n == 0)
-            src->eof = true;
-        else if (EVP_DigestUpdate(src->md, src->buf, (size_t)n) != 1) {
-            src->saved_errno = EIO;
-            return -1;
-        }
-        s_progress_add(&src->progress, (uint64_t)n);
-        return n;
-    }
-}
-
-static la_ssize_t s_source_read(struct archive *a, void *data, const void **buf)
-{
-    source_t *src = data;
-    *buf = src->buf;
-    ssize_t n = s_source_fill(src);
-    if (n < 0)
-        archive_set_error(a, src->saved_errno, "read failed");
-    return n;
-}
-
-/* Copies every entry of in to out (a disk writer), or only reads through them when out is
- * NULL. The root entry "." is extracted like the others; its mtime goes to *root_mtime. */
-static int s_read_entries(struct archive *in, struct archive *out, const char *archive,
-                          const char *dest, struct timespec *root_mtime, wv_err_t *err)
-{
-    for (;;) {
-        struct archive_entry *e;
-        int r = archive_read_next_header(in, &e);
-        if (r == ARCHIVE_EOF)
-            return 0;
-        if (r < ARCHIVE_WARN)
-            return err_set(err, "%s is unreadable: %s", archive, archive_error_string(in));
-        if (out == NULL) {
-            if (archive_read_data_skip(in) != ARCHIVE_OK)
-                return err_set(err, "%s is unreadable: %s", archive, archive_error_string(in));
-            continue;
-        }
-        const char *name = archive_entry_pathname(e);
-        if (name != NULL && (strcmp(name, ".") == 0 || strcmp(name, "./") == 0))
-            *root_mtime = (struct timespec){archive_entry_mtime(e), archive_entry_mtime_nsec(e)};
-        if (archive_write_header(out, e) < ARCHIVE_WARN)
-            return err_set(err,
-                           "%s: entry \"%s\" refused: %s; this is not a backup made by "
-                           "wemixvisor, or it was tampered with",
-                           archive, name ? name : "?", archive_error_string(out));
-        const void *block;
-        size_t size;
-        la_int64_t offset;
-        while ((r = archive_read_data_block(in, &block, &size, &offset)) == ARCHIVE_OK) {
-            if (archive_write_data_block(out, block, size, offset) != ARCHIVE_OK) {
-                char path[PATH_MAX], space_dir[PATH_MAX];
-                snprintf(path, sizeof path, "%s/%s", dest, name);
-                s_dirname(dest, space_dir, sizeof space_dir);
-                return s_write_failed(err, path, archive_errno(out), space_dir);
-            }
-        }
-        if (r != ARCHIVE_EOF)
-            return err_set(err, "%s is unreadable: %s", archive, archive_error_string(in));
-        if (archive_write_finish_entry(out) < ARCHIVE_WARN)
-            return err_set(err, "cannot restore %s: %s", name, archive_error_string(out));
-    }
-}
-
-/* Reads the whole archive, extracting it into dest unless dest is NULL, and checks its SHA-256
- * against the .sha256 file. A checksum mismatch is reported before any reading error: it is
- * the better explanation of both. Extraction changes the working directory for its duration
- * (libarchive's secure flags need relative paths), so this is not for threaded callers. */
-static int s_read_archive(const char *archive, const char *dest, wv_err_t *err)
-{
-    char want[SHA256_HEX_LEN + 1];
-    source_t src = {.fd = open(archive, O_RDONLY | O_CLOEXEC)};
-    struct stat st;
-    if (src.fd < 0 || fstat(src.fd, &st) != 0) {
-        int e = errno;
-        if (src.fd >= 0)
-            close(src.fd);
-        return err_set(err, "cannot read %s: %s%s", archive, strerror(e),
-                       e == ENOENT ? "; see `wemixvisor backup list`" : "");
-    }
-    if (s_read_sum(archive, want, err) != 0) {
-        close(src.fd);
-        return -1;
-    }
-    src.md = EVP_MD_CTX_new();
-    src.buf = malloc(IO_BUF_SIZE);
-    struct archive *in = archive_read_new();
-    struct archive *out = dest ? archive_write_disk_new() : NULL;
-    int cwd = -1, rc = -1;
-    wv_err_t read_err = {{0}};
-    struct timespec root_mtime = {0, UTIME_OMIT};
-    if (src.md == NULL || src.buf == NULL || in == NULL || (dest && out == NULL)) {
-        err_set(err, "out of memory");
-        goto done;
-    }
-    if (EVP_DigestInit_ex(src.md, EVP_sha256(), NULL) != 1) {
-        err_set(err, "SHA-256 is not available from OpenSSL");
-        goto done;
-    }
-    src.progress = (progress_t){.total = (uint64_t)st.st_size, .last_ms = s_now_ms()};
-    archive_read_support_format_tar(in);
-    archive_read_support_filter_gzip(in);
-    archive_read_support_filter_zstd(in);
-    if (out != NULL) {
-        /* as root, files get back their owners; anyone else can only own what they write */
-        archive_write_disk_set_options(out, EXTRACT_FLAGS |
-                                                (geteuid() == 0 ? ARCHIVE_EXTRACT_OWNER : 0));
-        cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (cwd < 0 || chdir(dest) != 0) {
-            err_sys(err, "cannot enter %s", dest);
-            goto done;
-        }
-    }
-    if (archive_read_open(in, &src, NULL, s_source_read, NULL) != ARCHIVE_OK)
-        err_set(&read_err, "%s is unreadable: %s", archive, archive_error_string(in));
-    else
-        s_read_entries(in, out, archive, dest, &root_mtime, &read_err);
-    /* The deferred directory modes and times are set at close, relative to the working
-     * directory: close while it is still dest, whether the extraction worked or not. */
-    if (out != NULL && archive_write_close(out) != ARCHIVE_OK && read_err.msg[0] == '\0')
-        err_set(&read_err, "cannot restore into %s: %s", dest, archive_error_string(out));
-    if (cwd >= 0 && fchdir(cwd) != 0) {
-        err_sys(err, "cannot return to the working directory");
-        goto done;
-    }
-    while (!src.eof && src.saved_errno == 0) /* libarchive may stop before the file's end */
-        s_source_fill(&src);
-    if (src.saved_errno != 0) {
-        err_set(err, "cannot read %s: %s", archive, strerror(src.saved_errno));
-        goto done;
-    }
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned md_len = 0;
-    char got[SHA256_HEX_LEN + 1] = "";
-    if (EVP_DigestFinal_ex(src.md, md, &md_len) == 1)
-        s_hex(md, md_len, got);
-    if (strcmp(got, want) != 0) {
-        err_set(err,
-                "%s: checksum mismatch: the file's SHA-256 is %s, %s%s says %s; the archive is "
-                "corrupt: do not restore it, use another backup",
-                archive, got, archive, SUM_SUFFIX, want);
-        goto done;
-    }
-    if (read_err.msg[0] != '\0') {
-        err_set(err, "%s", read_err.msg);
-        goto done;
-    }
-    if (dest != NULL && root_mtime.tv_nsec != UTIME_OMIT) {
-        struct timespec times[2] = {{0, UTIME_OMIT}, root_mtime};
-        utimensat(AT_FDCWD, dest, times, 0); /* the root's mtime is not worth failing over */
-    }
-    rc = 0;
-done:
-    if (cwd >= 0)
-        close(cwd);
-    archive_read_free(in);
-    archive_write_free(out);
-    EVP_MD_CTX_free(src.md);
-    free(src.buf);
-    close(src.fd);
-    return rc;
-}
-
-int backup_verify(const char *archive, wv_err_t *err)
-{
-    assert(archive);
-    return s_read_archive(archive, NULL, err);
-}
-
-/* Puts the restored tree at data in place of what is there, and removes the old content. */
-static int s_swap_into_place(const char *restored, const char *data, bool exists,
-                             const char *parent, wv_err_t *err)
-{
-    if (!exists) {
-        if (rename(restored, data) != 0)
-            return err_sys(err, "cannot rename %s to %s", restored, data);
-        return fs_fsync_dir(parent, err);
-    }
-    char old[PATH_MAX];
-    if (snprintf(old, sizeof old, "%s.old.XXXXXX", data) >= (int)sizeof old)
-        return err_set(err, "path too long: %s", data);
-    if (mkdtemp(old) == NULL)
-        return err_sys(err, "cannot create a directory beside %s", data);
-    /* One atomic exchange where the file system has it, so data is never missing. */
-    if (renameat2(AT_FDCWD, restored, AT_FDCWD, data, RENAME_EXCHANGE) == 0) {
-        if (rename(restored, old) != 0) /* the old content, now at the restore dir's name */
-            snprintf(old, sizeof old, "%s", restored);
-    } else if (errno == EINVAL || errno == ENOSYS) {
-        if (rename(data, old) != 0) {
-            err_sys(err, "cannot move %s aside to %s", data, old);
-            rmdir(old);
-            return -1;
-        }
-        if (rename(restored, data) != 0) {
-            err_sys(err, "cannot rename %s to %s", restored, data);
-            if (rename(old, data) != 0)
-                err_wrap(err, "%s is now at %s; move it back", data, old);
-            return -1;
-        }
-    } else {
-        err_sys(err, "cannot swap %s and %s", restored, data);
-        rmdir(old);
-        return -1;
-    }
-    if (fs_fsync_dir(parent, err) != 0)
-        return -1;
-    if (fs_remove_tree(old) != 0)
-        log_warn("backup", "the replaced data dir could not be removed; remove it by hand",
-                 LF_STR("path", old), LF_STR("reason", strerror(errno)));
-    return 0;
-}
-
-int backup_restore(const char *archive, const char *data_dir, wv_err_t *err)
-{
-    assert(archive && data_dir);
-    char data[PATH_MAX], parent[PATH_MAX], tmp[PATH_MAX];
-    if (s_clean_path(data_dir, data, sizeof data, err) != 0)
-        return -1;
-    s_dirname(data, parent, sizeof parent);
-    struct stat st, pst;
-    bool exists = lstat(data, &st) == 0;
-    if (!exists && errno != ENOENT)
-        return err_sys(err, "cannot read %s", data);
-    if (exists && !S_ISDIR(st.st_mode))
-        return err_set(err,
-                       "%s is not a directory (a symlink?); restore replaces it by rename: "
-                       "give the real directory",
-                       data);
-    if (stat(parent, &pst) != 0)
-        return err_sys(err, "cannot read %s, the parent of the data dir", parent);
-    if (exists && st.st_dev != pst.st_dev)
-        return err_set(err,
-                       "%s is a mount point: it cannot be replaced by rename; make the data dir "
-                       "a directory inside the mounted file system",
-                       data);
-    if (snprintf(tmp, sizeof tmp, "%s.restore.XXXXXX", data) >= (int)sizeof tmp)
-        return err_set(err, "path too long: %s", data);
-    if (mkdtemp(tmp) == NULL)
-        return err_sys(err, "cannot create a directory beside %s", data);
-    /* held while it is filled, so that a sweep at agent start leaves it alone (sweep.h) */
-    int fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc = fd < 0 ? err_sys(err, "cannot open %s", tmp) : fs_temp_hold(fd, tmp, err);
-    if (rc == 0)
-        rc = s_read_archive(archive, tmp, err);
-    if (rc == 0 && syncfs(fd) != 0) /* everything on disk before the swap makes it visible */
-        rc = s_write_failed(err, tmp, errno, parent);
-    if (rc == 0)
-        rc = s_swap_into_place(tmp, data, exists, parent, err);
-    if (fd >= 0)
-        close(fd);
-    if (rc != 0) {
-        fs_remove_tree(tmp);
-        return -1;
-    }
-    log_info("backup", "restored", LF_STR("archive", archive), LF_STR("data_dir", data));
     return 0;
 }
 

@@ -269,16 +269,13 @@ static void s_remove_dead_temps(const char *dir)
     for (int i = 0; i < n; i++) {
         char path[PATH_MAX];
         struct stat st;
-        int fd = snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name) < (int)sizeof path
-                     ? open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
-                     : -1;
-        if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-            time(NULL) - st.st_mtime >= DEAD_TEMP_AGE_S && flock(fd, LOCK_EX | LOCK_NB) == 0 &&
-            unlink(path) == 0)
+        bool removed = false;
+        if (snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name) < (int)sizeof path &&
+            lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+            time(NULL) - st.st_mtime >= DEAD_TEMP_AGE_S &&
+            fs_remove_if_abandoned(path, &removed, NULL) == 0 && removed)
             log_warn("backup", "removed the temp file of a backup that did not finish",
                      LF_STR("path", path), LF_INT("bytes", st.st_size));
-        if (fd >= 0)
-            close(fd);
         free(names[i]);
     }
     if (n >= 0)

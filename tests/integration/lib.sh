@@ -272,6 +272,11 @@ snapshot_data() {
   [ -s "$T/data.snapshot" ] || fail "snapshot_data: no chain data under $DATA to protect"
 }
 
+# proc_stopped PID: PID is stopped (SIGSTOP, or a fault_pause() of the test build).
+proc_stopped() {
+  [ -n "$1" ] && [ "$(awk '{ s = $0; sub(/.*\) /, "", s); split(s, f, " "); print f[1] }' "/proc/$1/stat" 2>/dev/null)" = T ]
+}
+
 # seed_chain_data BYTES: a chain data file of BYTES random bytes, recorded by snapshot_data.
 seed_chain_data() {
   mkdir -p "$DATA/chaindata"

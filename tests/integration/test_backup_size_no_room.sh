@@ -28,7 +28,7 @@ size_worker() { pgrep -P "$AGENT_PID" -f -- 'backup size' | head -n 1 || true; }
 size_worker_paused() {
   local pid
   pid=$(size_worker)
-  [ -n "$pid" ] && [ "$(awk '{ s = $0; sub(/.*\) /, "", s); split(s, f, " "); print f[1] }' "/proc/$pid/stat" 2>/dev/null)" = T ]
+  proc_stopped "$pid"
 }
 
 H=40
@@ -37,8 +37,7 @@ make_node "$T/stage/v2" v2.0.0
 seed_chain_data 2000000
 start_agent -- --datadir "$DATA" --http.port "$RPC_PORT" --block-ms 100
 wait_for "RPC answers" 10 rpc_answers
-"$WEMIXVISOR" upgrade schedule v2 --height "$H" --binary "$T/stage/v2" >"$T/schedule.out" 2>&1 ||
-  fail "schedule: $(cat "$T/schedule.out")"
+schedule_staged v2 "$H"
 wait_for "the measurement started (and paused)" 20 size_worker_paused
 
 wait_for "the backup found no room" 60 agent_log_has "the backup failed: the backup dir is full"

@@ -22,7 +22,7 @@ size_worker() { pgrep -P "$AGENT_PID" -f -- 'backup size' | head -n 1 || true; }
 size_worker_paused() {
   local pid
   pid=$(size_worker)
-  [ -n "$pid" ] && [ "$(awk '{ s = $0; sub(/.*\) /, "", s); split(s, f, " "); print f[1] }' "/proc/$pid/stat" 2>/dev/null)" = T ]
+  proc_stopped "$pid"
 }
 no_size_worker() { [ -z "$(size_worker)" ]; }
 data_bytes_known() { [ "$(status_field .pending_upgrade.data_bytes)" -ge 200000 ] 2>/dev/null; }
@@ -34,8 +34,7 @@ make_node "$T/stage/v2" v2.0.0
 seed_chain_data 200000
 start_agent -- --datadir "$DATA" --http.port "$RPC_PORT" --block-ms 100
 wait_for "RPC answers" 10 rpc_answers
-"$WEMIXVISOR" upgrade schedule v2 --height "$H" --binary "$T/stage/v2" >"$T/schedule.out" 2>&1 ||
-  fail "schedule: $(cat "$T/schedule.out")"
+schedule_staged v2 "$H"
 
 wait_for "the measurement started (and paused)" 20 size_worker_paused
 for _ in 1 2 3; do

@@ -37,7 +37,7 @@ backup_worker() { pgrep -P "$AGENT_PID" -f -- 'backup create' | head -n 1 || tru
 worker_paused() {
   local pid
   pid=$(backup_worker)
-  [ -n "$pid" ] && [ "$(awk '{ s = $0; sub(/.*\) /, "", s); split(s, f, " "); print f[1] }' "/proc/$pid/stat" 2>/dev/null)" = T ]
+  proc_stopped "$pid"
 }
 backup_temps() { find "$SMALL/backups" -name '*.tmp.*' 2>/dev/null; }
 has_backup_temp() { [ -n "$(backup_temps)" ]; }

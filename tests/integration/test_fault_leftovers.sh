@@ -22,7 +22,7 @@ backup_worker() { pgrep -P "$AGENT_PID" -f -- 'backup create' | head -n 1 || tru
 worker_paused() {
   local pid
   pid=$(backup_worker)
-  [ -n "$pid" ] && [ "$(awk '{ s = $0; sub(/.*\) /, "", s); split(s, f, " "); print f[1] }' "/proc/$pid/stat" 2>/dev/null)" = T ]
+  proc_stopped "$pid"
 }
 swept() { grep -q "sweep removed what an interrupted write left behind path=$1\$" "$AGENT_LOG"; }
 
@@ -53,6 +53,7 @@ echo old >"$DAEMON_HOME/data.old.Zx56Cv/chaindata/000001.ldb"
 ln -s upgrades/v2 "$ROOT/current.new.999999999"
 live="$ROOT/upgrades/.v4.download.4242.tmp.Lv78Wr"
 mkdir -p "$live"
+# the live writer: a process that holds the lock until the test ends it (stop_holder), not a wait
 flock "$live" sleep 600 </dev/null >/dev/null 2>&1 &
 holder=$!
 # flock(1) runs sleep as its child: both go, or the sleep would keep the test's output open

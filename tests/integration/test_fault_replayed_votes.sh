@@ -117,7 +117,7 @@ until replays_refused && fleet_sent_at_least 1 $((beats0 + 15)); do
   [ "$SECONDS" -lt "$deadline" ] || fleet_fail "the replays were not all refused as old: $(for i in 1 3 4; do
     printf 'agent %s old %s -> %s; ' "$i" "${OLD0[i]}" "$(old_drops "$i")"; done) wvcoord $(api /api/fleet | jq -c .dropped)"
   nobody_armed
-  sleep 0.2
+  sleep "$POLL_STEP" # the poll of a deadline-bound wait that checks an invariant every turn
 done
 nobody_armed
 kill -0 "$REPLAY_PID" 2>/dev/null || fail "the replayer died: $(cat "$T/replay.log")"
@@ -155,11 +155,13 @@ fleet_wait "restarted agent 1 hears 3 others live (B through the replay)" 20 fle
 voting() { [[ "$(fleet_phase 1 v2)" =~ ^(ready|blocked|armed)$ ]]; }
 fleet_wait "restarted agent 1 votes for v2" 20 voting
 beats1=$(fleet_sent 1)
+deadline=$((SECONDS + 60))
 until fleet_sent_at_least 1 $((beats1 + 10)); do
+  [ "$SECONDS" -lt "$deadline" ] || fleet_fail "agent 1 stopped sending its heartbeat"
   ! fleet_log_has 1 "armed:" || fleet_fail "the restarted agent 1 armed on B's replayed vote"
   ready_is 1 2 || fleet_fail "the restarted agent 1 counts $(fleet_peers_json 1 | jq -c '[.upgrades[] | {name, ready}]')"
   agent_sees_b 1 ready || fleet_fail "B reached agent 1 while frozen?"
-  sleep 0.2
+  sleep "$POLL_STEP" # as above
 done
 kill -CONT "${APID[$B]}"
 fleet_wait "agent 1 sees B's newest state again" 20 agent_sees_b 1 waiting

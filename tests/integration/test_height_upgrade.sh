@@ -11,8 +11,7 @@ init_genesis v1.0.0 --stop-at $((H - 1))
 make_node "$T/stage/v2" v2.0.0
 start_agent -- --datadir "$DATA" --http.port "$RPC_PORT" --block-ms 100
 wait_for "RPC answers" 10 rpc_answers
-"$WEMIXVISOR" upgrade schedule v2 --height "$H" --binary "$T/stage/v2" >"$T/schedule.out" 2>&1 ||
-  fail "schedule: $(cat "$T/schedule.out")"
+schedule_staged v2 "$H"
 [ -f "$DATA/upgrades/$H/upgrade-info.json" ] || fail "no schedule file"
 "$WEMIXVISOR" upgrade list --json | jq -e --argjson h "$H" '.[0].name == "v2" and .[0].height == $h' >/dev/null ||
   fail "list: $("$WEMIXVISOR" upgrade list --json)"
